@@ -8,7 +8,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME   ?= 1s
 COUNT       ?= 5
 
-.PHONY: all build test test-short bench demo lint clean
+.PHONY: all deps build test test-short bench demo lint clean
 
 all: build
 
@@ -21,7 +21,10 @@ build:
 # corpus, capture replays against Linux's answers, DPDK virtual-device runs
 # and the namespace lab (the last two need root and DPDK; they skip
 # without them unless CI=true).
-test:
+deps:
+	bash deploy/install-deps.sh
+
+test: deps
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) build ./cmd/statewall
 	$(GO) test -count=1 -timeout 30m ./...
