@@ -1,0 +1,51 @@
+//go:build linux
+
+package arena
+
+import (
+	"fmt"
+	"syscall"
+)
+
+// AllocPages maps bytes of zeroed memory under the given page policy. huge
+// reports that the mapping is backed by reserved hugepages (MAP_HUGETLB).
+func AllocPages(bytes int64, pages Pages) (mem []byte, huge bool, err error) {
+	if bytes <= 0 {
+		return nil, false, fmt.Errorf("arena: size %d must be positive", bytes)
+	}
+	if pages == PagesHuge {
+		n := roundUp(bytes, HugePageSize)
+		m, err := syscall.Mmap(-1, 0, int(n), syscall.PROT_READ|syscall.PROT_WRITE,
+			syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_HUGETLB|syscall.MAP_POPULATE)
+		if err == nil {
+			return m[:bytes], true, nil
+		}
+		// No (or not enough) reserved hugepages: fall back to ordinary pages.
+	}
+	n := roundUp(bytes, int64(syscall.Getpagesize()))
+	m, err := syscall.Mmap(-1, 0, int(n), syscall.PROT_READ|syscall.PROT_WRITE,
+		syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
+	if err != nil {
+		return nil, false, fmt.Errorf("arena: mmap %d bytes: %w", n, err)
+	}
+	advice := syscall.MADV_HUGEPAGE
+	if pages == PagesSmall {
+		advice = syscall.MADV_NOHUGEPAGE
+	}
+	// Advice is best effort: a kernel without THP refuses it harmlessly.
+	_ = syscall.Madvise(m, advice)
+	return m[:bytes], false, nil
+}
+
+// Free unmaps memory returned by Alloc or AllocPages.
+func Free(mem []byte) error {
+	if cap(mem) == 0 {
+		return nil
+	}
+	if err := syscall.Munmap(mem[:cap(mem)]); err != nil {
+		return fmt.Errorf("arena: munmap: %w", err)
+	}
+	return nil
+}
+
+func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }

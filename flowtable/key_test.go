@@ -1,0 +1,112 @@
+package flowtable
+
+import (
+	"math/bits"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/statewall/statewall/dataplane/packet"
+)
+
+func tuple4(src, dst [4]byte, sp, dp uint16, proto uint8) packet.Tuple {
+	t := packet.Tuple{SrcPort: sp, DstPort: dp, Proto: proto, Family: packet.FamilyIPv4}
+	copy(t.Src[:], src[:])
+	copy(t.Dst[:], dst[:])
+	return t
+}
+
+func reverse(t packet.Tuple) packet.Tuple {
+	t.Src, t.Dst = t.Dst, t.Src
+	t.SrcPort, t.DstPort = t.DstPort, t.SrcPort
+	return t
+}
+
+func TestMakeKey4BothDirections(t *testing.T) {
+	cases := []packet.Tuple{
+		tuple4([4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}, 1234, 80, packet.ProtoTCP),
+		tuple4([4]byte{10, 0, 0, 2}, [4]byte{10, 0, 0, 1}, 1234, 80, packet.ProtoTCP),
+		tuple4([4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 1}, 80, 1234, packet.ProtoUDP), // same address
+		tuple4([4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 1}, 7, 7, packet.ProtoUDP),     // same endpoint
+		tuple4([4]byte{255, 0, 0, 0}, [4]byte{1, 255, 255, 255}, 0, 0, 47),
+	}
+	for _, tc := range cases {
+		k1, b1 := MakeKey4(&tc, 3)
+		rt := reverse(tc)
+		k2, b2 := MakeKey4(&rt, 3)
+		if k1 != k2 {
+			t.Errorf("%v: keys differ by direction: %+v %+v", tc, k1, k2)
+		}
+		if k1.Hash() != k2.Hash() {
+			t.Errorf("%v: hashes differ by direction", tc)
+		}
+		if tc.Src != tc.Dst || tc.SrcPort != tc.DstPort {
+			if b1 == b2 {
+				t.Errorf("%v: srcIsB is %v both ways", tc, b1)
+			}
+		}
+		if got := k1.Tuple(b1); got != tc {
+			t.Errorf("Tuple(%v) = %+v, want %+v", b1, got, tc)
+		}
+		if got := k1.Tuple(b2); got != rt {
+			t.Errorf("Tuple(%v) = %+v, want %+v", b2, got, rt)
+		}
+		if k1.Zone != 3 || k1.Proto != tc.Proto {
+			t.Errorf("zone/proto lost: %+v", k1)
+		}
+	}
+	// Canonical order: A sorts lower.
+	tc := tuple4([4]byte{192, 168, 0, 1}, [4]byte{10, 0, 0, 1}, 1, 2, packet.ProtoTCP)
+	k, srcIsB := MakeKey4(&tc, 0)
+	if !srcIsB || k.A != [4]byte{10, 0, 0, 1} || k.PortA != 2 {
+		t.Errorf("not canonical: %+v srcIsB=%v", k, srcIsB)
+	}
+}
+
+func TestMakeKey6BothDirections(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 1000 {
+		tc := packet.Tuple{Proto: packet.ProtoTCP, Family: packet.FamilyIPv6,
+			SrcPort: uint16(rng.IntN(4)), DstPort: uint16(rng.IntN(4))}
+		for i := range 16 {
+			tc.Src[i] = byte(rng.IntN(2))
+			tc.Dst[i] = byte(rng.IntN(2))
+		}
+		k1, b1 := MakeKey6(&tc, 0)
+		rt := reverse(tc)
+		k2, b2 := MakeKey6(&rt, 0)
+		if k1 != k2 || k1.Hash() != k2.Hash() {
+			t.Fatalf("%v: keys differ by direction", tc)
+		}
+		if (tc.Src != tc.Dst || tc.SrcPort != tc.DstPort) && b1 == b2 {
+			t.Fatalf("%v: srcIsB is %v both ways", tc, b1)
+		}
+		if got := k1.Tuple(b1); got != tc {
+			t.Fatalf("Tuple = %+v, want %+v", got, tc)
+		}
+	}
+}
+
+// TestHashSpread checks that keys differing in one field land in well-spread
+// buckets: no bucket of 1024 gets more than three times its share.
+func TestHashSpread(t *testing.T) {
+	const nb = 1024
+	check := func(name string, hash func(i int) uint64) {
+		var counts [nb]int
+		const n = 64 * nb
+		for i := range n {
+			b, _ := bits.Mul64(hash(i), nb)
+			counts[b]++
+		}
+		for b, c := range counts {
+			if c > 3*n/nb || c == 0 {
+				t.Errorf("%s: bucket %d has %d of %d", name, b, c, n)
+				return
+			}
+		}
+	}
+	check("port", func(i int) uint64 { return Key4{PortA: uint16(i), PortB: 80, Proto: 6}.Hash() })
+	check("addr", func(i int) uint64 {
+		return Key4{A: [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}, PortB: 80, Proto: 6}.Hash()
+	})
+	check("v6", func(i int) uint64 { return Key6{B: [16]byte{15: byte(i), 14: byte(i >> 8)}, Proto: 17}.Hash() })
+}

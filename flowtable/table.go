@@ -1,0 +1,560 @@
+package flowtable
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"reflect"
+	"unsafe"
+)
+
+// Entry flags the table itself reads; the tracker maintains them.
+const (
+	FlagOrigIsB uint8 = 1 << iota // the original direction's source is the key's B endpoint
+	FlagAssured                   // protected from early drop
+	FlagClosing                   // a closing TCP state: an early-drop candidate even if assured
+)
+
+// Entry is one connection. Value is the tracker's state; it must be pointer-free.
+type Entry[K comparable, V any] struct {
+	Key     K
+	Expires uint32 // worker clock (milliseconds, wrapping) at which the entry expires; see Expired
+	Flags   uint8  // FlagOrigIsB, FlagAssured, FlagClosing, and tracker-private high bits
+	Value   V
+}
+
+// Ref names an entry: its 1-based index. 0 is "none". A Ref and the entry's
+// pointer stay valid (the entry never moves) until Delete.
+type Ref uint32
+
+// Expired reports whether a deadline has passed on the wrapping millisecond
+// clock: int32(expires-now) <= 0. Deadlines must lie less than 2^31 ms
+// (24.8 days) from now.
+func Expired(expires, now uint32) bool { return int32(expires-now) <= 0 }
+
+// Hashable is the constraint on keys: comparable, pointer-free, with a hash.
+type Hashable interface {
+	comparable
+	Hash() uint64
+}
+
+// Geometry of the index.
+const (
+	// SlotsPerBucket is the number of (tag, ref) slots in one 64-byte bucket.
+	SlotsPerBucket = 10
+	// KeysPerBucket is the number of keys per bucket the index is sized for
+	// at full capacity: the load factor is KeysPerBucket/SlotsPerBucket.
+	KeysPerBucket = 5
+	// MaxProbe bounds the buckets a key may be placed in (and a lookup reads):
+	// its home bucket and the MaxProbe-1 after it.
+	MaxProbe = 8
+	// EvictionScan is the number of entries an early drop examines.
+	EvictionScan = 16
+	// MaxCapacity is the largest capacity (refs are 32-bit, 0 is none).
+	MaxCapacity = 1<<32 - 2
+)
+
+// LoadFactor is the index load the table sustains at full capacity.
+const LoadFactor = float64(KeysPerBucket) / SlotsPerBucket
+
+// bucket is one cache line of the index. A slot is empty when its tag is 0.
+type bucket struct {
+	tags     [SlotsPerBucket]uint16
+	overflow uint16 // keys whose home is at or before this bucket that were placed after it
+	_        uint16
+	refs     [SlotsPerBucket]uint32
+}
+
+const bucketSize = 64
+
+// Compile-time check that a bucket is one cache line.
+var _ [bucketSize - unsafe.Sizeof(bucket{})]struct{}
+var _ [unsafe.Sizeof(bucket{}) - bucketSize]struct{}
+
+// Config sizes a table.
+type Config struct {
+	// Capacity is the number of entries. 0 means as many as fit in Mem.
+	Capacity int
+	// Mem is an optional arena (e.g. from arena.Alloc) that must hold
+	// Size(Capacity) bytes plus up to 63 for alignment; nil allocates from
+	// the Go heap (pointer-free memory, never scanned by the collector).
+	Mem []byte
+}
+
+// Stats are the table's counters since New.
+type Stats struct {
+	Inserts        uint64 // successful inserts (including those that evicted)
+	Deletes        uint64 // explicit deletes (Delete), not counting expiries and evictions
+	Evictions      uint64 // early drops made by Insert
+	Expiries       uint64 // entries deleted by Sweep
+	InsertFailures uint64 // inserts refused: full and nothing could be evicted
+	MaxProbe       int    // the longest probe (in buckets) of any insert so far, 1 = home bucket
+}
+
+// Table is one core's connection table. See the package comment for the
+// layout; all methods must be called from the owning goroutine.
+type Table[K Hashable, V any] struct {
+	buckets  unsafe.Pointer // nb buckets
+	entries  unsafe.Pointer // capacity entries of stride bytes
+	live     []uint64       // one bit per entry
+	nb       uint64
+	stride   uintptr
+	capacity uint32
+	hwm      uint32 // entries [0,hwm) have been handed out at least once
+	free     Ref    // head of the free list (threaded through free entries)
+	n        int
+	sweepPos uint32
+	mem      []byte // the memory, kept reachable when Go-allocated
+	size     int64  // bytes of mem the layout uses
+	stats    Stats
+}
+
+// layout computes a table's geometry for a capacity.
+type layout struct {
+	nb                  uint64
+	stride              uintptr
+	entriesOff, liveOff int64
+	size                int64
+	capacity            int
+}
+
+func entryStride[K Hashable, V any]() uintptr {
+	var e Entry[K, V]
+	size, align := unsafe.Sizeof(e), unsafe.Alignof(e)
+	if size <= 64 {
+		// Keep each entry within one cache line: round up to a power of two.
+		s := uintptr(1)
+		for s < size || s < align {
+			s <<= 1
+		}
+		return s
+	}
+	return (size + align - 1) &^ (align - 1)
+}
+
+func round64(n int64) int64 { return (n + 63) &^ 63 }
+
+func makeLayout[K Hashable, V any](capacity int) layout {
+	l := layout{capacity: capacity, stride: entryStride[K, V]()}
+	l.nb = uint64((capacity + KeysPerBucket - 1) / KeysPerBucket)
+	if l.nb == 0 {
+		l.nb = 1
+	}
+	l.entriesOff = round64(int64(l.nb) * bucketSize)
+	l.liveOff = l.entriesOff + round64(int64(capacity)*int64(l.stride))
+	l.size = l.liveOff + round64(int64((capacity+63)/64)*8)
+	return l
+}
+
+// Size returns the bytes a table of this capacity needs (add 63 for alignment
+// when the memory is not 64-byte aligned; mmap memory is).
+func Size[K Hashable, V any](capacity int) int64 {
+	return makeLayout[K, V](capacity).size
+}
+
+// CapacityFor returns the largest capacity whose table fits in budget bytes
+// (assuming 64-byte aligned memory).
+func CapacityFor[K Hashable, V any](budget int64) int {
+	lo, hi := 0, MaxCapacity
+	if per := int64(entryStride[K, V]()); budget/per < int64(hi) {
+		hi = int(budget / per)
+	}
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if Size[K, V](mid) <= budget {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// ErrPointers is returned by New when the key or value type holds pointers,
+// which must never live in the arena (the collector does not scan it).
+var ErrPointers = errors.New("flowtable: key and value types must be pointer-free")
+
+// New builds a table. It fails if K or V holds pointers, the capacity is out
+// of range, or Mem is too small.
+func New[K Hashable, V any](cfg Config) (*Table[K, V], error) {
+	var e Entry[K, V]
+	if t := reflect.TypeOf(e); hasPointers(t) {
+		return nil, fmt.Errorf("%w: %v", ErrPointers, t)
+	}
+	capacity := cfg.Capacity
+	if capacity == 0 && cfg.Mem != nil {
+		capacity = CapacityFor[K, V](int64(len(cfg.Mem)) - alignSlack(cfg.Mem))
+	}
+	if capacity <= 0 || capacity > MaxCapacity {
+		return nil, fmt.Errorf("flowtable: capacity %d out of range 1..%d", capacity, MaxCapacity)
+	}
+	l := makeLayout[K, V](capacity)
+	mem := cfg.Mem
+	if mem == nil {
+		mem = make([]byte, l.size+63)
+	}
+	slack := alignSlack(mem)
+	if int64(len(mem))-slack < l.size {
+		return nil, fmt.Errorf("flowtable: arena of %d bytes is too small for %d entries (need %d)",
+			len(mem), capacity, l.size+slack)
+	}
+	mem = mem[slack : slack+l.size]
+	clear(mem[:l.entriesOff])    // index
+	clear(mem[l.liveOff:l.size]) // live bits
+	base := unsafe.Pointer(unsafe.SliceData(mem))
+	t := &Table[K, V]{
+		buckets:  base,
+		entries:  unsafe.Add(base, l.entriesOff),
+		live:     unsafe.Slice((*uint64)(unsafe.Add(base, l.liveOff)), (capacity+63)/64),
+		nb:       l.nb,
+		stride:   l.stride,
+		capacity: uint32(capacity),
+		mem:      mem,
+		size:     l.size,
+	}
+	return t, nil
+}
+
+// NewFromBudget builds a table holding as many entries as fit in budget
+// bytes, in mem (which must hold budget bytes) or on the Go heap when mem is nil.
+func NewFromBudget[K Hashable, V any](budget int64, mem []byte) (*Table[K, V], error) {
+	if mem != nil {
+		budget = min(budget, int64(len(mem))-alignSlack(mem))
+	}
+	return New[K, V](Config{Capacity: CapacityFor[K, V](budget), Mem: mem})
+}
+
+func alignSlack(mem []byte) int64 {
+	if len(mem) == 0 {
+		return 0
+	}
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
+	return int64((64 - p%64) % 64)
+}
+
+// hasPointers reports whether values of t hold anything the collector traces.
+func hasPointers(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Array:
+		return t.Len() > 0 && hasPointers(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if hasPointers(t.Field(i).Type) {
+				return true
+			}
+		}
+		return false
+	case reflect.Pointer, reflect.UnsafePointer, reflect.Map, reflect.Slice, reflect.String,
+		reflect.Chan, reflect.Func, reflect.Interface:
+		return true
+	default:
+		return false
+	}
+}
+
+// BytesPerEntry returns the arena bytes per entry, index and live bits
+// included, rounded up.
+func (t *Table[K, V]) BytesPerEntry() int {
+	return int((t.size + int64(t.capacity) - 1) / int64(t.capacity))
+}
+
+// MemoryBytes returns the arena bytes the table uses.
+func (t *Table[K, V]) MemoryBytes() int64 { return t.size }
+
+// String describes the table's sizing: flows=… bytes_per_flow=… memory=….
+func (t *Table[K, V]) String() string {
+	return fmt.Sprintf("flows=%d bytes_per_flow=%d memory=%.1fMiB", t.capacity, t.BytesPerEntry(),
+		float64(t.size)/(1<<20))
+}
+
+// Len returns the number of live entries.
+func (t *Table[K, V]) Len() int { return t.n }
+
+// Cap returns the capacity.
+func (t *Table[K, V]) Cap() int { return int(t.capacity) }
+
+// Stats returns the table's counters.
+func (t *Table[K, V]) Stats() Stats { return t.stats }
+
+// home returns the home bucket and the tag of a hash. The bucket uses the
+// high bits (fastrange), the tag the low 16 bits (never 0: 0 marks empty).
+func (t *Table[K, V]) home(hash uint64) (uint64, uint16) {
+	b, _ := bits.Mul64(hash, t.nb)
+	tag := uint16(hash)
+	if tag == 0 {
+		tag = 1
+	}
+	return b, tag
+}
+
+func (t *Table[K, V]) bucket(i uint64) *bucket {
+	return (*bucket)(unsafe.Add(t.buckets, uintptr(i)*bucketSize))
+}
+
+func (t *Table[K, V]) entry(r Ref) *Entry[K, V] {
+	return (*Entry[K, V])(unsafe.Add(t.entries, uintptr(r-1)*t.stride))
+}
+
+// Prefetch starts loading the home bucket of hash into the cache. Call it for
+// a whole burst before the burst's first Lookup. It costs a few ns per call,
+// which is worth it only when the table is larger than the caches (see
+// PrefetchUseful).
+func (t *Table[K, V]) Prefetch(hash uint64) {
+	b, _ := bits.Mul64(hash, t.nb)
+	prefetch(uintptr(t.buckets) + uintptr(b)*bucketSize)
+}
+
+// PrefetchEntry starts loading entry r's cache line (r must not be 0).
+func (t *Table[K, V]) PrefetchEntry(r Ref) {
+	prefetch(uintptr(t.entries) + uintptr(r-1)*t.stride)
+}
+
+// PrefetchUseful reports whether the live part of the table is likely larger
+// than the last-level cache share of a core, i.e. whether burst prefetching
+// pays for its cost. Callers may evaluate it once per burst.
+func (t *Table[K, V]) PrefetchUseful() bool {
+	if !hasPrefetch {
+		return false
+	}
+	touched := int64(t.n)*int64(t.stride) + int64(min(uint64(t.n), t.nb))*bucketSize
+	return touched > prefetchThreshold
+}
+
+// prefetchThreshold is the working set above which prefetching helps
+// (measured: see the package benchmarks).
+const prefetchThreshold = 8 << 20
+
+// Lookup returns the entry of key k with the given hash (k.Hash()), or 0.
+// It does not check expiry.
+func (t *Table[K, V]) Lookup(k K, hash uint64) Ref {
+	b, tag := t.home(hash)
+	for range MaxProbe {
+		bk := t.bucket(b)
+		for i := range SlotsPerBucket {
+			if bk.tags[i] == tag {
+				if r := Ref(bk.refs[i]); t.entry(r).Key == k {
+					return r
+				}
+			}
+		}
+		if bk.overflow == 0 {
+			return 0
+		}
+		if b++; b == t.nb {
+			b = 0
+		}
+	}
+	return 0
+}
+
+// Entry returns the entry r names (nil for 0 or out of range). The pointer is
+// valid until Delete(r).
+func (t *Table[K, V]) Entry(r Ref) *Entry[K, V] {
+	if uint32(r-1) >= t.capacity {
+		return nil
+	}
+	return t.entry(r)
+}
+
+func (t *Table[K, V]) isLive(r Ref) bool {
+	i := uint32(r - 1)
+	return t.live[i/64]&(1<<(i%64)) != 0
+}
+
+// alloc takes an entry from the free list or the never-used tail.
+func (t *Table[K, V]) alloc() Ref {
+	if r := t.free; r != 0 {
+		t.free = Ref(*(*uint32)(unsafe.Pointer(t.entry(r))))
+		return r
+	}
+	if t.hwm < t.capacity {
+		t.hwm++
+		return Ref(t.hwm)
+	}
+	return 0
+}
+
+// findFree returns the first empty slot in the probe window of home.
+func (t *Table[K, V]) findFree(home uint64) (b uint64, slot int, dist int, ok bool) {
+	b = home
+	for d := range MaxProbe {
+		bk := t.bucket(b)
+		for i := range SlotsPerBucket {
+			if bk.tags[i] == 0 {
+				return b, i, d, true
+			}
+		}
+		if b++; b == t.nb {
+			b = 0
+		}
+	}
+	return 0, 0, 0, false
+}
+
+// Insert adds key k (which must be absent) with the given hash and returns
+// its zeroed entry's ref. When the table (or the key's probe window) is full
+// it first drops early: the first of up to EvictionScan entries near the hash
+// that is expired at now, not ASSURED, or CLOSING is deleted and its ref
+// reused (evicted is true). It returns 0 when nothing could be evicted.
+func (t *Table[K, V]) Insert(k K, hash uint64, now uint32) (r Ref, evicted bool) {
+	home, tag := t.home(hash)
+	b, slot, dist, ok := t.findFree(home)
+	if !ok || (t.free == 0 && t.hwm == t.capacity) {
+		if !t.evictNear(home, now) {
+			t.stats.InsertFailures++
+			return 0, false
+		}
+		evicted = true
+		b, slot, dist, _ = t.findFree(home) // the evicted slot was in the window
+	}
+	r = t.alloc()
+	e := t.entry(r)
+	*e = Entry[K, V]{Key: k}
+	bk := t.bucket(b)
+	bk.tags[slot] = tag
+	bk.refs[slot] = uint32(r)
+	for p, i := home, 0; i < dist; i++ {
+		t.bucket(p).overflow++
+		if p++; p == t.nb {
+			p = 0
+		}
+	}
+	if dist+1 > t.stats.MaxProbe {
+		t.stats.MaxProbe = dist + 1
+	}
+	i := uint32(r - 1)
+	t.live[i/64] |= 1 << (i % 64)
+	t.n++
+	t.stats.Inserts++
+	return r, evicted
+}
+
+// evictNear deletes the first early-drop candidate among the first
+// EvictionScan entries of the probe window of home.
+func (t *Table[K, V]) evictNear(home uint64, now uint32) bool {
+	b := home
+	scanned := 0
+	for range MaxProbe {
+		bk := t.bucket(b)
+		for i := range SlotsPerBucket {
+			if bk.tags[i] == 0 {
+				continue
+			}
+			r := Ref(bk.refs[i])
+			e := t.entry(r)
+			if e.Flags&FlagAssured == 0 || e.Flags&FlagClosing != 0 || Expired(e.Expires, now) {
+				t.unlink(r, e)
+				t.stats.Evictions++
+				return true
+			}
+			if scanned++; scanned == EvictionScan {
+				return false
+			}
+		}
+		if b++; b == t.nb {
+			b = 0
+		}
+	}
+	return false
+}
+
+// Delete removes entry r. Deleting 0 or a free entry does nothing.
+func (t *Table[K, V]) Delete(r Ref) {
+	if uint32(r-1) >= t.capacity || !t.isLive(r) {
+		return
+	}
+	t.unlink(r, t.entry(r))
+	t.stats.Deletes++
+}
+
+// unlink removes live entry r from the index and frees it.
+func (t *Table[K, V]) unlink(r Ref, e *Entry[K, V]) {
+	home, tag := t.home(e.Key.Hash())
+	b := home
+	for d := range MaxProbe {
+		bk := t.bucket(b)
+		for i := range SlotsPerBucket {
+			if bk.tags[i] == tag && Ref(bk.refs[i]) == r {
+				bk.tags[i], bk.refs[i] = 0, 0
+				for p, j := home, 0; j < d; j++ {
+					t.bucket(p).overflow--
+					if p++; p == t.nb {
+						p = 0
+					}
+				}
+				t.release(r, e)
+				return
+			}
+		}
+		if b++; b == t.nb {
+			b = 0
+		}
+	}
+	// Not indexed: cannot happen unless the key was changed in place.
+	// Free the entry anyway so the capacity is not lost.
+	t.release(r, e)
+}
+
+func (t *Table[K, V]) release(r Ref, e *Entry[K, V]) {
+	i := uint32(r - 1)
+	t.live[i/64] &^= 1 << (i % 64)
+	*(*uint32)(unsafe.Pointer(e)) = uint32(t.free)
+	t.free = r
+	t.n--
+}
+
+// Sweep examines at most budget entry positions, continuing from where the
+// last sweep stopped, and deletes the entries expired at now, calling
+// onExpire (if not nil) on each first. onExpire must not insert or delete.
+// It returns the number deleted.
+func (t *Table[K, V]) Sweep(now uint32, budget int, onExpire func(r Ref, e *Entry[K, V])) int {
+	if t.n == 0 || t.hwm == 0 {
+		return 0
+	}
+	deleted := 0
+	pos := t.sweepPos
+	budget = min(budget, int(t.hwm))
+	for budget > 0 {
+		if pos >= t.hwm {
+			pos = 0
+		}
+		w := t.live[pos/64] >> (pos % 64)
+		span := min(64-pos%64, t.hwm-pos, uint32(budget))
+		if span < 64 {
+			w &= 1<<span - 1
+		}
+		for w != 0 {
+			i := pos + uint32(bits.TrailingZeros64(w))
+			w &= w - 1
+			r := Ref(i + 1)
+			e := t.entry(r)
+			if Expired(e.Expires, now) {
+				if onExpire != nil {
+					onExpire(r, e)
+				}
+				t.unlink(r, e)
+				t.stats.Expiries++
+				deleted++
+			}
+		}
+		pos += span
+		budget -= int(span)
+	}
+	t.sweepPos = pos
+	return deleted
+}
+
+// Range calls fn for every live entry, in entry order, until fn returns
+// false. fn must not insert; it may delete the entry it is given.
+func (t *Table[K, V]) Range(fn func(r Ref, e *Entry[K, V]) bool) {
+	for wi := range t.live {
+		w := t.live[wi]
+		for w != 0 {
+			i := uint32(wi*64 + bits.TrailingZeros64(w))
+			w &= w - 1
+			if !fn(Ref(i+1), t.entry(Ref(i+1))) {
+				return
+			}
+		}
+	}
+}
