@@ -11,6 +11,8 @@ const (
 	LinkNull                      // BSD loopback: 4-byte host-order address family (DLT_NULL)
 	LinkLoop                      // OpenBSD loopback: 4-byte network-order family (DLT_LOOP)
 	LinkLinuxSLL2                 // Linux "cooked" capture v2 (DLT_LINUX_SLL2)
+	LinkIPv4                      // raw IPv4 only (LINKTYPE_IPV4); another version is a bad IPv4 header
+	LinkIPv6                      // raw IPv6 only (LINKTYPE_IPV6); another version is a bad IPv6 header
 )
 
 // Family is the IP version of a parsed packet; 0 means the frame carried no IP.
@@ -111,6 +113,9 @@ type Parsed struct {
 	// IPLen is the IP datagram length from the header (IPv4 total length,
 	// IPv6 40 + payload length).
 	IPLen uint16
+	// FragDataOff is the offset of a fragment's data (after the IPv4
+	// header, or after the IPv6 fragment header); valid when Fragment.Is.
+	FragDataOff uint16
 
 	VLANs   uint8     // number of 802.1Q/802.1ad tags
 	VLAN    [2]uint16 // VLAN ids, outermost first

@@ -1,0 +1,242 @@
+package packet
+
+import "encoding/binary"
+
+// IPv6 header layout (RFC 8200):
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|Version| Traffic Class |           Flow Label                  |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|         Payload Length        |  Next Header  |   Hop Limit   |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                    Source Address (16)                        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                  Destination Address (16)                     |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+const (
+	ipv6VersionTC  = 0
+	ipv6PayloadLen = 4
+	ipv6NextHeader = 6
+	ipv6HopLimit   = 7
+	ipv6Src        = 8
+	ipv6Dst        = 24
+	IPv6Size       = 40 // bytes in the fixed IPv6 header
+)
+
+// IPv6 next-header values of extension headers and of headers that end
+// the extension-header walk.
+const (
+	IPv6HopByHop   uint8 = 0
+	IPv6Routing    uint8 = 43
+	IPv6Fragment   uint8 = 44
+	IPv6ESP        uint8 = 50 // encrypted: nothing after it is readable
+	IPv6AH         uint8 = 51
+	IPv6NoNext     uint8 = 59
+	IPv6DestOpts   uint8 = 60
+	MaxIPv6ExtHdrs       = 32 // extension headers walked before ReasonIPv6ExtLoop
+)
+
+// IPv6 is a view of an IPv6 header and what follows it.
+type IPv6 []byte
+
+// NewIPv6 checks an IPv6 header the way Linux's ipv6_rcv does before
+// netfilter sees the packet (version, payload length against the bytes
+// present) and returns a view clipped to 40 + payload length. A payload
+// length of 0 (a jumbogram without its option, or a broken header) leaves
+// the fixed header only.
+func NewIPv6(b []byte) (IPv6, DropReason) {
+	if len(b) < IPv6Size {
+		return nil, ReasonIPv6Truncated
+	}
+	v := IPv6(b)
+	if v.Version() != 6 {
+		return nil, ReasonIPv6BadVersion
+	}
+	n := IPv6Size + int(v.PayloadLength())
+	if n > len(b) {
+		return nil, ReasonIPv6BadLength
+	}
+	return v[:n], ReasonNone
+}
+
+// Version returns the version nibble.
+func (b IPv6) Version() uint8 { return b[ipv6VersionTC] >> 4 }
+
+// TrafficClass returns the traffic class byte.
+func (b IPv6) TrafficClass() uint8 {
+	return uint8(binary.BigEndian.Uint16(b[ipv6VersionTC:]) >> 4)
+}
+
+// FlowLabel returns the 20-bit flow label.
+func (b IPv6) FlowLabel() uint32 { return binary.BigEndian.Uint32(b[ipv6VersionTC:]) & 0xfffff }
+
+// PayloadLength returns the payload length field.
+func (b IPv6) PayloadLength() uint16 { return binary.BigEndian.Uint16(b[ipv6PayloadLen:]) }
+
+// NextHeader returns the next-header field of the fixed header.
+func (b IPv6) NextHeader() uint8 { return b[ipv6NextHeader] }
+
+// HopLimit returns the hop limit.
+func (b IPv6) HopLimit() uint8 { return b[ipv6HopLimit] }
+
+// Source returns the source address.
+func (b IPv6) Source() [16]byte { return [16]byte(b[ipv6Src : ipv6Src+16]) }
+
+// Destination returns the destination address.
+func (b IPv6) Destination() [16]byte { return [16]byte(b[ipv6Dst : ipv6Dst+16]) }
+
+// IsIPv6ExtHeader reports whether nh names an extension header that the
+// walk steps over (hop-by-hop, routing, fragment, destination options,
+// AH), as Linux's ipv6_ext_hdr does (less NONE, which ends the walk).
+func IsIPv6ExtHeader(nh uint8) bool {
+	switch nh {
+	case IPv6HopByHop, IPv6Routing, IPv6Fragment, IPv6DestOpts, IPv6AH:
+		return true
+	}
+	return false
+}
+
+// Generic extension header layout (hop-by-hop, routing, destination
+// options; AH counts its length in 4-byte units less 2):
+//
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|  Next Header  |  Hdr Ext Len  |                               |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+                               +
+//	.                     (Hdr Ext Len + 1) * 8 bytes               .
+const (
+	extNextHeader = 0
+	extLen        = 1
+)
+
+// IPv6ExtLen returns the length in bytes of the extension header nh whose
+// first two bytes are b (b needs at least 2 bytes).
+func IPv6ExtLen(nh uint8, b []byte) int {
+	switch nh {
+	case IPv6Fragment:
+		return IPv6FragmentSize
+	case IPv6AH:
+		return (int(b[extLen]) + 2) * 4
+	}
+	return (int(b[extLen]) + 1) * 8
+}
+
+// IPv6 fragment header layout:
+//
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|  Next Header  |   Reserved    |      Fragment Offset    |Res|M|
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                         Identification                        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+const (
+	fragNextHeader   = 0
+	fragOffsetFlags  = 2
+	fragID           = 4
+	IPv6FragmentSize = 8 // bytes in an IPv6 fragment header
+)
+
+// IPv6Frag is a view of an IPv6 fragment header.
+type IPv6Frag []byte
+
+// NewIPv6Frag checks that b holds a fragment header and returns its view.
+func NewIPv6Frag(b []byte) (IPv6Frag, DropReason) {
+	if len(b) < IPv6FragmentSize {
+		return nil, ReasonIPv6ExtTruncated
+	}
+	return IPv6Frag(b), ReasonNone
+}
+
+// NextHeader returns the header type of the fragmentable part.
+func (b IPv6Frag) NextHeader() uint8 { return b[fragNextHeader] }
+
+// Offset returns the fragment offset in bytes.
+func (b IPv6Frag) Offset() uint16 { return binary.BigEndian.Uint16(b[fragOffsetFlags:]) &^ 7 }
+
+// More reports the more-fragments flag.
+func (b IPv6Frag) More() bool { return b[fragOffsetFlags+1]&1 != 0 }
+
+// ID returns the identification.
+func (b IPv6Frag) ID() uint32 { return binary.BigEndian.Uint32(b[fragID:]) }
+
+// Hop-by-hop and destination options TLV types (RFC 8200 4.2).
+const (
+	ipv6OptPad1 = 0
+)
+
+// ipv6OptionsValid checks that the TLV options of a hop-by-hop or
+// destination options header (whole header in b) stay inside it, as
+// Linux's ip6_parse_tlv does.
+func ipv6OptionsValid(b []byte) bool {
+	for i := 2; i < len(b); {
+		if b[i] == ipv6OptPad1 {
+			i++
+			continue
+		}
+		if i+2 > len(b) {
+			return false
+		}
+		i += 2 + int(b[i+1])
+		if i > len(b) {
+			return false
+		}
+	}
+	return true
+}
+
+// IPv6Chain is the result of walking the extension headers of an IPv6
+// packet: where the upper-layer header starts and which one it is, and
+// the fragment header met on the way, if any.
+type IPv6Chain struct {
+	Proto   uint8 // upper-layer protocol (or ESP / no-next-header)
+	Off     int   // offset of the upper-layer header from the IPv6 header
+	FragOff int   // offset of the fragment header (0 when none)
+	// PrevOff is the offset of the next-header byte that names the
+	// fragment header (6 when the fixed header does); valid with FragOff.
+	PrevOff int
+}
+
+// WalkExt walks the extension headers of b (a view from NewIPv6, or a
+// quoted header clipped to what an ICMPv6 error holds). The walk stops at
+// the first header that is not an extension header, at ESP, at
+// no-next-header, and at a non-first fragment's fragment header (what
+// follows is fragment data; Proto is then the fragment header's next
+// header and Off the data's offset). The hop-by-hop header's options must
+// stay inside it.
+func (b IPv6) WalkExt() (c IPv6Chain, r DropReason) {
+	nh := b.NextHeader()
+	off := IPv6Size
+	prev := ipv6NextHeader
+	for n := 0; IsIPv6ExtHeader(nh); n++ {
+		if n == MaxIPv6ExtHdrs {
+			return c, ReasonIPv6ExtLoop
+		}
+		if off+2 > len(b) {
+			return c, ReasonIPv6ExtTruncated
+		}
+		l := IPv6ExtLen(nh, b[off:])
+		if off+l > len(b) {
+			return c, ReasonIPv6ExtTruncated
+		}
+		h := b[off : off+l]
+		switch nh {
+		case IPv6HopByHop:
+			if !ipv6OptionsValid(h) {
+				return c, ReasonIPv6ExtTruncated
+			}
+		case IPv6Fragment:
+			if c.FragOff == 0 {
+				c.FragOff, c.PrevOff = off, prev
+			}
+			if f := IPv6Frag(h); f.Offset() != 0 {
+				c.Proto, c.Off = f.NextHeader(), off+l
+				return c, ReasonNone
+			}
+		}
+		prev = off + extNextHeader
+		nh = h[extNextHeader]
+		off += l
+	}
+	c.Proto, c.Off = nh, off
+	return c, ReasonNone
+}
