@@ -1,0 +1,421 @@
+//go:build linux && cgo && !nodpdk
+
+package dpdk
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket/pcapgo"
+
+	"github.com/statewall/statewall/dataplane/port"
+)
+
+// testEAL is the one EAL of the test process (EAL cannot be initialised
+// twice), set up by TestMain.
+var testEAL *EAL
+
+// testEALArgs run DPDK without hugepages, PCI or shared files, on lcore 0.
+var testEALArgs = []string{"--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
+	"-l", "0", "-m", "512", "--log-level=*:error"}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	e, err := Init(testEALArgs)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dpdk: cannot initialise EAL: %v\n", err)
+		if os.Getenv("CI") == "true" {
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "SKIP: dpdk tests need an EAL (run as root with libdpdk)")
+		os.Exit(0)
+	}
+	testEAL = e
+	code := m.Run()
+	if err := e.Cleanup(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
+
+// newPool makes a pool with a name unique to the test.
+func newPool(t testing.TB, n int) *Mempool {
+	t.Helper()
+	p, err := testEAL.NewMempool("p_"+t.Name(), n, 0, DefaultDataRoom, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+func openStarted(t testing.TB, devargs string, cfg PortConfig) *Port {
+	t.Helper()
+	p, err := testEAL.OpenPort(devargs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// testFrame is an Ethernet frame whose payload carries i.
+func testFrame(i int) []byte {
+	f := make([]byte, 60+i%200)
+	copy(f, []byte{0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x88, 0xb5})
+	binary.BigEndian.PutUint32(f[14:], uint32(i))
+	for j := 18; j < len(f); j++ {
+		f[j] = byte(i + j)
+	}
+	return f
+}
+
+func TestInitTwiceFails(t *testing.T) {
+	if _, err := Init(testEALArgs); err == nil {
+		t.Fatal("second Init succeeded; DPDK's EAL is once per process")
+	}
+}
+
+func TestRingPairLoopback(t *testing.T) {
+	pool := newPool(t, 1023)
+	// Rings of 64 slots hold 63 frames: the rest of a 100-frame burst is
+	// a counted TX drop.
+	rp, err := testEAL.NewRingPortPair("ringA", "ringB", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := PortConfig{Pool: pool, Burst: 128, Promiscuous: true}
+	a := openStarted(t, rp.A, cfg)
+	b := openStarted(t, rp.B, cfg)
+	t.Cleanup(rp.Close) // after the ports' cleanups (LIFO)
+
+	const n = 100
+	tx := make([]port.Frame, n)
+	for i := range tx {
+		f, err := pool.Alloc(testFrame(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx[i] = f
+	}
+	sent := a.TxBurst(0, tx)
+	if sent != 63 {
+		t.Fatalf("sent %d of %d into a 63-frame ring", sent, n)
+	}
+	a.Free(tx[sent:])
+	rx := make([]port.Frame, 128)
+	got := b.RxBurst(0, rx)
+	if got != sent {
+		t.Fatalf("received %d, sent %d", got, sent)
+	}
+	for i := range got {
+		want := testFrame(i)
+		if !bytes.Equal(rx[i].Data, want) {
+			t.Fatalf("frame %d: got % x, want % x", i, rx[i].Data, want)
+		}
+		if rx[i].Handle == 0 {
+			t.Fatalf("frame %d has no mbuf handle", i)
+		}
+	}
+	// Send them back the other way: frames of one port go out another.
+	if back := b.TxBurst(0, rx[:got]); back != got {
+		t.Fatalf("sent back %d of %d", back, got)
+	}
+	if again := a.RxBurst(0, rx); again != got {
+		t.Fatalf("received back %d of %d", again, got)
+	}
+	a.Free(rx[:got])
+	if u := pool.InUse(); u != 0 {
+		t.Errorf("%d mbufs still in use", u)
+	}
+
+	// net_ring counts packets but not bytes; the bytes were compared above.
+	sa, sb := a.Stats(), b.Stats()
+	if sa.TxPackets != uint64(sent) || sa.TxDropped != n-63 {
+		t.Errorf("port A stats %+v: want %d tx packets, %d tx dropped", sa, sent, n-63)
+	}
+	if sb.RxPackets != uint64(sent) {
+		t.Errorf("port B stats %+v: want %d rx packets", sb, sent)
+	}
+	if q := a.QueueStats(0); q.TxDropped != n-63 {
+		t.Errorf("queue stats %+v: want %d tx dropped", q, n-63)
+	}
+}
+
+// sharedDir finds ../shared beside the repository root, skipping (or
+// failing under CI=true) when it is absent.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("repository root (go.mod) not found")
+		}
+		dir = parent
+	}
+	shared := filepath.Join(dir, "..", "shared")
+	if _, err := os.Stat(shared); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("shared fixtures missing at %s (CI=true): %v", shared, err)
+		}
+		t.Skipf("shared fixtures absent at %s", shared)
+	}
+	return shared
+}
+
+// pcapTotals counts the packets and bytes of a capture.
+func pcapTotals(t *testing.T, path string) (packets, octets uint64) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, _, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return packets, octets
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		packets++
+		octets += uint64(len(data))
+	}
+}
+
+func TestPcapToNull(t *testing.T) {
+	path := filepath.Join(sharedDir(t), "pcaps", "suricata-verify", "alg-ftp-all-data-ipv4.pcap")
+	wantPkts, wantBytes := pcapTotals(t, path)
+	pool := newPool(t, 2047)
+	src := openStarted(t, "net_pcap0,rx_pcap="+path, PortConfig{Pool: pool})
+	dst := openStarted(t, "net_null0", PortConfig{Pool: pool})
+	if d := src.Info().Driver; d != "net_pcap" {
+		t.Errorf("source driver %q, want net_pcap", d)
+	}
+
+	frames := make([]port.Frame, 32)
+	var pkts, octets, sent uint64
+	idle := time.Now()
+	for pkts < wantPkts && time.Since(idle) < 2*time.Second {
+		n := src.RxBurst(0, frames)
+		if n == 0 {
+			continue
+		}
+		idle = time.Now()
+		for _, f := range frames[:n] {
+			octets += uint64(len(f.Data))
+		}
+		pkts += uint64(n)
+		s := dst.TxBurst(0, frames[:n])
+		sent += uint64(s)
+		dst.Free(frames[s:n])
+	}
+	if pkts != wantPkts || octets != wantBytes {
+		t.Fatalf("read %d packets / %d bytes, capture has %d / %d", pkts, octets, wantPkts, wantBytes)
+	}
+	if sent != pkts {
+		t.Errorf("null sink took %d of %d", sent, pkts)
+	}
+	ss, ds := src.Stats(), dst.Stats()
+	if ss.RxPackets != wantPkts || ss.RxBytes != wantBytes {
+		t.Errorf("source stats %+v, want %d packets %d bytes", ss, wantPkts, wantBytes)
+	}
+	if ds.TxPackets != sent || ds.TxDropped != 0 {
+		t.Errorf("sink stats %+v, want %d packets sent, none dropped", ds, sent)
+	}
+	if u := pool.InUse(); u > 1024+64 { // the pcap RX ring keeps no mbufs; allow the null queue's
+		t.Errorf("%d mbufs still in use", u)
+	}
+}
+
+func TestStatsAndXStats(t *testing.T) {
+	pool := newPool(t, 2047)
+	src := openStarted(t, "net_null1", PortConfig{Pool: pool})
+	dst := openStarted(t, "net_null2", PortConfig{Pool: pool})
+	info := src.Info()
+	if info.Driver != "net_null" || info.Name != "net_null1" || info.MaxRxQueues < 1 {
+		t.Errorf("device info %+v", info)
+	}
+	if l, err := src.Link(); err != nil || !l.Up {
+		t.Errorf("link %v, %v: want up", l, err)
+	}
+	frames := make([]port.Frame, 32)
+	total := 0
+	for range 10 {
+		n := src.RxBurst(0, frames)
+		total += n
+		if s := dst.TxBurst(0, frames[:n]); s != n {
+			dst.Free(frames[s:n])
+		}
+	}
+	if total == 0 {
+		t.Fatal("net_null delivered nothing")
+	}
+	if s := src.Stats(); s.RxPackets != uint64(total) {
+		t.Errorf("rx stats %+v, want %d packets", s, total)
+	}
+	xs, err := src.XStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, x := range xs {
+		if x.Name == "rx_good_packets" {
+			found = true
+			if x.Value != uint64(total) {
+				t.Errorf("xstat rx_good_packets = %d, want %d", x.Value, total)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no rx_good_packets in xstats %v", xs)
+	}
+	if err := src.ResetStats(); err != nil {
+		t.Fatal(err)
+	}
+	if s := src.Stats(); s.RxPackets != 0 {
+		t.Errorf("after reset: %+v", s)
+	}
+}
+
+func TestBurstAllocs(t *testing.T) {
+	pool := newPool(t, 4095)
+	src := openStarted(t, "net_null3", PortConfig{Pool: pool})
+	dst := openStarted(t, "net_null4", PortConfig{Pool: pool})
+	ring, err := testEAL.NewRing("allocs", 1024, 32, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ring.Close()
+	frames := make([]port.Frame, 32)
+	allocs := testing.AllocsPerRun(1000, func() {
+		n := src.RxBurst(0, frames)
+		e := ring.Enqueue(frames[:n])
+		src.Free(frames[e:n])
+		n = ring.Dequeue(frames)
+		s := dst.TxBurst(0, frames[:n])
+		dst.Free(frames[s:n])
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per burst, want 0", allocs)
+	}
+	if u := pool.InUse(); u > 64 {
+		t.Errorf("%d mbufs in use after the bursts", u)
+	}
+}
+
+func TestRing(t *testing.T) {
+	pool := newPool(t, 511)
+	r, err := testEAL.NewRing("r_test", 16, 8, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make([]port.Frame, 20)
+	for i := range in {
+		if in[i], err = pool.Alloc(testFrame(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := r.Enqueue(in)
+	if n != 15 || r.Len() != 15 {
+		t.Fatalf("enqueued %d (len %d) into a 16-slot ring, want 15", n, r.Len())
+	}
+	FreeFrames(in[n:])
+	out := make([]port.Frame, 20)
+	got := r.Dequeue(out)
+	if got != 8 {
+		t.Fatalf("dequeued %d with a burst of 8", got)
+	}
+	for i := range got {
+		if !bytes.Equal(out[i].Data, testFrame(i)) {
+			t.Fatalf("frame %d differs", i)
+		}
+	}
+	FreeFrames(out[:got])
+	r.Close() // frees the 7 left
+	if u := pool.InUse(); u != 0 {
+		t.Errorf("%d mbufs in use after Close", u)
+	}
+}
+
+func TestAllocMemory(t *testing.T) {
+	b, err := testEAL.AllocMemory(8<<20, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range b {
+		if b[i] != 0 {
+			t.Fatalf("byte %d not zero", i)
+		}
+	}
+	b[len(b)-1] = 1
+	testEAL.FreeMemory(b)
+	if _, err := testEAL.AllocMemory(64<<30, -1); err == nil {
+		t.Error("64 GiB allocation succeeded with -m 512")
+	}
+}
+
+func TestSymmetricRSSKey(t *testing.T) {
+	k := SymmetricRSSKey(40)
+	if len(k) != 40 || k[0] != 0x6d || k[1] != 0x5a || k[38] != 0x6d || k[39] != 0x5a {
+		t.Errorf("key % x", k)
+	}
+}
+
+func TestDevName(t *testing.T) {
+	for in, want := range map[string]string{
+		"net_pcap0,rx_pcap=a.pcap,tx_pcap=b.pcap": "net_pcap0",
+		"net_null0":                   "net_null0",
+		"0000:01:00.0":                "0000:01:00.0",
+		"vdev:net_af_packet0,iface=x": "net_af_packet0",
+	} {
+		if got := devName(in); got != want {
+			t.Errorf("devName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func BenchmarkNullRxTx(b *testing.B) {
+	pool := newPool(b, 8191)
+	src := openStarted(b, "net_null5", PortConfig{Pool: pool, Burst: 32})
+	dst := openStarted(b, "net_null6", PortConfig{Pool: pool, Burst: 32})
+	frames := make([]port.Frame, 32)
+	b.ReportAllocs()
+	pkts := 0
+	b.ResetTimer()
+	for range b.N {
+		n := src.RxBurst(0, frames)
+		s := dst.TxBurst(0, frames[:n])
+		dst.Free(frames[s:n])
+		pkts += n
+	}
+	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds()/1e6, "Mpps")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(max(pkts, 1)), "ns/pkt")
+}

@@ -1,0 +1,115 @@
+//go:build linux && cgo && !nodpdk
+
+// sw_dpdk.h declares the small C layer the Go package calls: wrappers for
+// DPDK's static inline fast-path functions (one call per burst) and for
+// control-path structs whose bitfields and unions cgo cannot read.
+#ifndef SW_DPDK_H
+#define SW_DPDK_H
+
+#include <stdint.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+// sw_frame is what a receive burst hands to Go for one mbuf: the data
+// pointer and length read in place, and the mbuf itself.
+struct sw_frame {
+	void *data;
+	uint32_t len;
+	uint32_t pad;
+	uintptr_t mbuf;
+};
+
+// sw_queue is one RX/TX queue pair of a port with its preallocated burst
+// arrays (C memory, so the Go side allocates nothing per burst). Only the
+// worker that owns the queue touches it.
+struct sw_queue {
+	uint16_t port;
+	uint16_t queue;
+	uint16_t cap;
+	uint16_t pad;
+	uint64_t rx_multiseg; // multi-segment frames freed on receive
+	struct rte_mbuf **rx_mbufs;
+	struct rte_mbuf **tx_mbufs;
+	struct sw_frame *frames;
+};
+
+// sw_ring is a single-producer single-consumer ring of mbuf pointers with
+// one burst array for the producer and one for the consumer.
+struct sw_ring {
+	struct rte_ring *ring;
+	uint16_t cap;
+	uint16_t pad[3];
+	void **enq;
+	void **deq;
+	struct sw_frame *frames;
+};
+
+// sw_port_conf carries the port configuration from Go.
+struct sw_port_conf {
+	uint16_t nb_rxq;
+	uint16_t nb_txq;
+	uint16_t nb_rxd;
+	uint16_t nb_txd;
+	int rss;          // enable RSS with the key and hash functions below
+	uint64_t rss_hf;
+	uint8_t key[64];
+	uint8_t key_len;
+	uint32_t mtu;     // 0 = leave the device default
+};
+
+// sw_dev_info is the part of rte_eth_dev_info the Go side reports.
+struct sw_dev_info {
+	char driver[64];
+	char name[64];
+	uint16_t max_rxq;
+	uint16_t max_txq;
+	uint16_t reta_size;
+	uint8_t key_size;
+	uint64_t rss_offloads;
+	uint64_t rx_offload_capa;
+	uint64_t tx_offload_capa;
+	uint32_t max_rx_pktlen;
+	uint16_t min_mtu;
+	uint16_t max_mtu;
+	int socket;
+};
+
+// sw_link is rte_eth_link without bitfields.
+struct sw_link {
+	uint32_t speed;
+	int up;
+	int full_duplex;
+	int autoneg;
+};
+
+int sw_eal_init(int argc, char **argv);
+int sw_errno(void);
+int sw_pin_thread(int cpu);
+unsigned sw_lcore_id(void);
+
+struct rte_mempool *sw_pool_create(const char *name, unsigned n, unsigned cache, uint16_t data_room, int socket);
+
+int sw_port_by_devargs(const char *devargs, const char *name, uint16_t *port, int *probed);
+int sw_port_remove(uint16_t port);
+int sw_dev_info(uint16_t port, struct sw_dev_info *out);
+int sw_port_configure(uint16_t port, const struct sw_port_conf *c, struct rte_mempool *pool, int socket);
+int sw_port_set_reta(uint16_t port, uint16_t nb_rxq, uint16_t reta_size);
+int sw_link_get(uint16_t port, struct sw_link *out);
+
+struct sw_queue *sw_queue_new(uint16_t port, uint16_t queue, uint16_t cap, int socket);
+void sw_queue_free(struct sw_queue *q);
+uint16_t sw_rx_burst(struct sw_queue *q, uint16_t n);
+uint16_t sw_tx_burst(struct sw_queue *q, uint16_t n);
+void sw_free_bulk(uintptr_t *mbufs, unsigned n);
+
+struct sw_ring *sw_ring_new(const char *name, unsigned size, uint16_t cap, int socket);
+void sw_ring_free(struct sw_ring *r);
+unsigned sw_ring_enqueue(struct sw_ring *r, unsigned n);
+unsigned sw_ring_dequeue(struct sw_ring *r, unsigned n);
+unsigned sw_ring_count(struct sw_ring *r);
+
+uintptr_t sw_mbuf_from(struct rte_mempool *pool, const uint8_t *data, uint16_t len, struct sw_frame *out);
+
+int sw_ring_port_pair(const char *a, const char *b, unsigned size, int socket, struct rte_ring **ab, struct rte_ring **ba);
+
+#endif
