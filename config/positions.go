@@ -19,8 +19,8 @@ type positions struct {
 func scanPositions(text string) *positions {
 	p := &positions{lines: map[string]int{}, arrays: map[string]int{}}
 	prefix := ""
-	depth := 0         // open brackets/braces of a multi-line value
-	inMulti := ""      // closing delimiter of a multi-line string
+	depth := 0    // open brackets/braces of a multi-line value
+	inMulti := "" // closing delimiter of a multi-line string
 	for i, raw := range strings.Split(text, "\n") {
 		line := i + 1
 		s := raw
