@@ -18,6 +18,13 @@ import (
 // VerdictNames (pipeline.Verdict's order: accept, drop, reject).
 const NumVerdicts = 3
 
+// Indexes of Counters.ByVerdict and BytesVerdict.
+const (
+	VerdictAccept = 0
+	VerdictDrop   = 1
+	VerdictReject = 2
+)
+
 // VerdictNames are the label values of the verdict label, indexed like
 // Counters.ByVerdict. They equal pipeline.Verdict.String().
 var VerdictNames = [NumVerdicts]string{"accept", "drop", "reject"}
