@@ -147,7 +147,9 @@ func (f *fakeSource) FlowTables() []metrics.FlowTableStats {
 	}
 }
 
-func (f *fakeSource) Expectations() metrics.ExpectationStats { return metrics.ExpectationStats{Current: 1} }
+func (f *fakeSource) Expectations() metrics.ExpectationStats {
+	return metrics.ExpectationStats{Current: 1}
+}
 
 func (f *fakeSource) Rules() metrics.Ruleset {
 	return metrics.Ruleset{Generation: f.gen, Rules: []metrics.RuleInfo{{Name: "web", Verdict: "accept", Match: "tcp dport 80"}, {Verdict: "drop"}}}
