@@ -220,15 +220,3 @@ func TestParseEveryCapture(t *testing.T) {
 		})
 	}
 }
-
-func TestDumpFrame(t *testing.T) {
-	path := os.Getenv("DUMP_CAPTURE")
-	if path == "" {
-		t.Skip("set DUMP_CAPTURE")
-	}
-	frames, err := readCapture(path)
-	t.Logf("err %v", err)
-	for i, f := range frames {
-		t.Logf("%d link %v ok %v len %d % x", i+1, f.link, f.ok, len(f.data), f.data[:min(len(f.data), 64)])
-	}
-}
