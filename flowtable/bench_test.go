@@ -3,6 +3,7 @@ package flowtable
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/statewall/statewall/flowtable/arena"
@@ -77,20 +78,41 @@ func fill(b *testing.B, tb *table4, n int, rng *rand.Rand) []Key4 {
 	return keys
 }
 
-func reportMpps(b *testing.B, packets int) {
+// clock measures a benchmark's thread CPU time next to its wall time.
+type clock struct{ start int64 }
+
+// startClock locks the benchmark to its thread and resets the timers.
+func startClock(b *testing.B) *clock {
+	runtime.LockOSThread()
+	b.Cleanup(runtime.UnlockOSThread)
+	b.ReportAllocs()
+	b.ResetTimer()
+	return &clock{start: threadCPU()}
+}
+
+// report adds the rate per second of wall time (unit) and the CPU ns per op
+// and rate per CPU second ("cpu-" + unit).
+func (c *clock) report(b *testing.B, ops int, unit string) {
+	cpu := threadCPU() - c.start
 	if s := b.Elapsed().Seconds(); s > 0 {
-		b.ReportMetric(float64(packets)/s/1e6, "Mpps")
+		b.ReportMetric(float64(ops)/s/1e6, unit)
+	}
+	if c.start >= 0 && cpu > 0 {
+		b.ReportMetric(float64(cpu)/float64(ops), "cpu-ns/op")
+		b.ReportMetric(float64(ops)/(float64(cpu)/1e9)/1e6, "cpu-"+unit)
 	}
 }
 
 // BenchmarkLookupUpdate: established traffic over n flows in random order, in
 // bursts of 32: hash every packet (and prefetch), then look up and write each
 // entry. One op is one packet. Modes: none (no prefetch), bucket (Prefetch per
-// packet), entry (Prefetch, then a second pass of PrefetchEntryFor).
+// packet), entry (Prefetch, then a second pass of PrefetchEntryFor, then
+// Lookup), burst (LookupBurst with prefetch), auto (LookupBurst with
+// PrefetchUseful deciding).
 func BenchmarkLookupUpdate(b *testing.B) {
 	for _, flows := range []int{10_000, 100_000, 1_000_000} {
 		for _, p := range pageKinds {
-			for _, mode := range []string{"none", "bucket", "entry", "burst"} {
+			for _, mode := range []string{"none", "bucket", "entry", "burst", "auto"} {
 				name := fmt.Sprintf("flows=%s/pages=%s/prefetch=%s", flowsName(flows), pagesName(p), mode)
 				b.Run(name, func(b *testing.B) {
 					rng := rand.New(rand.NewPCG(1, uint64(flows)))
@@ -106,8 +128,7 @@ func BenchmarkLookupUpdate(b *testing.B) {
 					var hashes [burst]uint64
 					var refs [burst]Ref
 					now := uint32(1000)
-					b.ReportAllocs()
-					b.ResetTimer()
+					c := startClock(b)
 					pos := 0
 					for done := 0; done < b.N; done += burst {
 						if pos+burst > len(stream) {
@@ -115,11 +136,11 @@ func BenchmarkLookupUpdate(b *testing.B) {
 						}
 						pkts := stream[pos : pos+burst]
 						pos += burst
-						if mode == "burst" {
+						if mode == "burst" || mode == "auto" {
 							for i := range pkts {
 								hashes[i] = pkts[i].Hash()
 							}
-							tb.LookupBurst(pkts, hashes[:], refs[:], true)
+							tb.LookupBurst(pkts, hashes[:], refs[:], mode == "burst" || tb.PrefetchUseful())
 							for i := range pkts {
 								if refs[i] == 0 {
 									b.Fatal("miss")
@@ -151,7 +172,7 @@ func BenchmarkLookupUpdate(b *testing.B) {
 							e.Value.W[0]++
 						}
 					}
-					reportMpps(b, (b.N+burst-1)/burst*burst)
+					c.report(b, (b.N+burst-1)/burst*burst, "Mpps")
 				})
 			}
 		}
@@ -183,8 +204,7 @@ func BenchmarkInsert(b *testing.B) {
 				keys[i].PortB = uint16(i) // distinct: (A, PortA) random, low bits of i
 				keys[i].B[2], keys[i].B[3] = byte(i>>16), byte(i>>24)
 			}
-			b.ReportAllocs()
-			b.ResetTimer()
+			c := startClock(b)
 			for done := 0; done < b.N; {
 				n := min(b.N-done, capacity)
 				for i := range n {
@@ -205,9 +225,7 @@ func BenchmarkInsert(b *testing.B) {
 				tb.Reset()
 				b.StartTimer()
 			}
-			if s := b.Elapsed().Seconds(); s > 0 {
-				b.ReportMetric(float64(b.N)/s/1e6, "Minserts/s")
-			}
+			c.report(b, b.N, "Minserts/s")
 		})
 	}
 }
@@ -233,8 +251,7 @@ func BenchmarkChurn(b *testing.B) {
 			for i := range fresh {
 				fresh[i] = randomKey(rng)
 			}
-			b.ReportAllocs()
-			b.ResetTimer()
+			c := startClock(b)
 			for i := range b.N {
 				slot := i % live
 				tb.Delete(ring[slot])
@@ -248,9 +265,7 @@ func BenchmarkChurn(b *testing.B) {
 				r, _ := tb.Insert(k, h, 0)
 				ring[slot] = r
 			}
-			if s := b.Elapsed().Seconds(); s > 0 {
-				b.ReportMetric(float64(b.N)/s/1e6, "Mconns/s")
-			}
+			c.report(b, b.N, "Mconns/s")
 		})
 	}
 }
@@ -264,13 +279,13 @@ func BenchmarkSweep(b *testing.B) {
 	b.Run("scan", func(b *testing.B) {
 		tb := benchTable(b, n, arena.PagesDefault)
 		fill(b, tb, n, rand.New(rand.NewPCG(1, 1)))
-		b.ReportAllocs()
-		b.ResetTimer()
+		c := startClock(b)
 		for done := 0; done < b.N; done += budget {
 			if tb.Sweep(5000, budget, nil) != 0 {
 				b.Fatal("expired")
 			}
 		}
+		c.report(b, (b.N+budget-1)/budget*budget, "Mentries/s")
 	})
 	b.Run("expire", func(b *testing.B) {
 		tb := benchTable(b, n, arena.PagesDefault)
@@ -281,8 +296,7 @@ func BenchmarkSweep(b *testing.B) {
 		}
 		expired := 0
 		onExpire := func(Ref, *Entry[Key4, tcpState]) { expired++ }
-		b.ReportAllocs()
-		b.ResetTimer()
+		c := startClock(b)
 		for done := 0; done < b.N; done += budget {
 			if tb.Len() == 0 {
 				b.StopTimer()
@@ -294,5 +308,6 @@ func BenchmarkSweep(b *testing.B) {
 			}
 			tb.Sweep(200, budget, onExpire)
 		}
+		c.report(b, (b.N+budget-1)/budget*budget, "Mentries/s")
 	})
 }

@@ -559,12 +559,19 @@ func TestZeroAllocs(t *testing.T) {
 	}); a != 0 {
 		t.Errorf("Sweep: %v allocs/op", a)
 	}
+	var hashes [64]uint64
+	var refs [64]Ref
+	for j := range hashes {
+		hashes[j] = keys[j].Hash()
+	}
 	if a := testing.AllocsPerRun(100, func() {
 		for j := range 32 {
-			tb.Prefetch(keys[j].Hash())
+			tb.Prefetch(hashes[j])
 		}
+		tb.LookupBurst(keys[:64], hashes[:], refs[:], true)
+		tb.LookupBurst(keys[:64], hashes[:], refs[:], false)
 	}); a != 0 {
-		t.Errorf("Prefetch: %v allocs/op", a)
+		t.Errorf("Prefetch/LookupBurst: %v allocs/op", a)
 	}
 }
 
@@ -588,6 +595,80 @@ func TestInArena(t *testing.T) {
 		if r, _ := tb.Insert(k, k.Hash(), 0); r == 0 {
 			t.Fatal("insert failed")
 		}
+	}
+	checkInvariants(t, tb)
+}
+
+func TestLookupBurst(t *testing.T) {
+	const n = 3000
+	tb := newTable(t, n)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range n {
+		if i%3 != 0 { // a third of the keys stay absent
+			k := key(i)
+			tb.Insert(k, k.Hash(), 0)
+		}
+	}
+	for _, size := range []int{0, 1, 32, 64, 65, 200} {
+		keys := make([]Key4, size)
+		hashes := make([]uint64, size)
+		for _, prefetch := range []bool{false, true} {
+			refs := make([]Ref, size)
+			for i := range keys {
+				keys[i] = key(rng.IntN(n + 100))
+				hashes[i] = keys[i].Hash()
+				refs[i] = 12345 // overwritten
+			}
+			tb.LookupBurst(keys, hashes, refs, prefetch)
+			for i := range keys {
+				if want := tb.Lookup(keys[i], hashes[i]); refs[i] != want {
+					t.Fatalf("size %d prefetch %v: refs[%d] = %d, want %d", size, prefetch, i, refs[i], want)
+				}
+				tb.PrefetchEntryFor(hashes[i])
+			}
+		}
+	}
+}
+
+func TestReset(t *testing.T) {
+	tb := newTable(t, 100)
+	for i := range 100 {
+		k := key(i)
+		tb.Insert(k, k.Hash(), 0)
+	}
+	tb.Reset()
+	if tb.Len() != 0 || tb.Lookup(key(5), key(5).Hash()) != 0 {
+		t.Fatal("entries survive Reset")
+	}
+	tb.Range(func(Ref, *Entry[Key4, tcpState]) bool { t.Fatal("Range after Reset"); return false })
+	for i := range 100 {
+		k := key(i + 1000)
+		if r, ev := tb.Insert(k, k.Hash(), 0); r == 0 || ev {
+			t.Fatal("insert after Reset failed")
+		}
+	}
+	checkInvariants(t, tb)
+}
+
+func TestRangeStopsAndDeletes(t *testing.T) {
+	tb := newTable(t, 100)
+	for i := range 100 {
+		k := key(i)
+		tb.Insert(k, k.Hash(), 0)
+	}
+	seen := 0
+	tb.Range(func(r Ref, e *Entry[Key4, tcpState]) bool { seen++; return seen < 10 })
+	if seen != 10 {
+		t.Fatalf("Range visited %d after stop at 10", seen)
+	}
+	tb.Range(func(r Ref, e *Entry[Key4, tcpState]) bool {
+		if r%2 == 0 {
+			tb.Delete(r)
+		}
+		return true
+	})
+	if tb.Len() != 50 {
+		t.Fatalf("Len %d after deleting in Range", tb.Len())
 	}
 	checkInvariants(t, tb)
 }
