@@ -24,6 +24,10 @@
 // Memory: 64 bytes per IPv4 entry + 12.8 of index + 1/8 of live bit, i.e.
 // 77 bytes per flow, 1.74M flows in 128 MiB.
 //
+// The key hash (Key4.Hash, Key6.Hash) is public and unseeded; the table
+// remixes it with a per-table random seed (Config.Seed) before picking a
+// bucket and a tag, so bucket collisions cannot be precomputed.
+//
 // When the table is full (or, very rarely, the probe window is), Insert drops
 // early as Linux does: it scans up to EvictionScan entries of the new key's
 // probe window and evicts the first that is expired, not ASSURED, or CLOSING.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"math/rand/v2"
 	"reflect"
 	"unsafe"
 )
@@ -75,6 +76,10 @@ var _ [unsafe.Sizeof(bucket{}) - bucketSize]struct{}
 type Config struct {
 	// Capacity is the number of entries. 0 means as many as fit in Mem.
 	Capacity int
+	// Seed is mixed into the hash before it picks a bucket, so that bucket
+	// collisions cannot be precomputed from the public key hash. 0 picks a
+	// random seed; tests may fix one.
+	Seed uint64
 	// Mem is an optional arena (e.g. from arena.Alloc) that must hold
 	// Size(Capacity) bytes plus up to 63 for alignment; nil allocates from
 	// the Go heap (pointer-free memory, never scanned by the collector).
@@ -98,6 +103,7 @@ type Table[K Hashable, V any] struct {
 	entries  unsafe.Pointer // capacity entries of stride bytes
 	live     []uint64       // one bit per entry
 	nb       uint64
+	seed     uint64
 	stride   uintptr
 	capacity uint32
 	hwm      uint32 // entries [0,hwm) have been handed out at least once
@@ -201,12 +207,17 @@ func New[K Hashable, V any](cfg Config) (*Table[K, V], error) {
 	mem = mem[slack : slack+l.size]
 	clear(mem[:l.entriesOff])    // index
 	clear(mem[l.liveOff:l.size]) // live bits
+	seed := cfg.Seed
+	for seed == 0 {
+		seed = rand.Uint64()
+	}
 	base := unsafe.Pointer(unsafe.SliceData(mem))
 	t := &Table[K, V]{
 		buckets:  base,
 		entries:  unsafe.Add(base, l.entriesOff),
 		live:     unsafe.Slice((*uint64)(unsafe.Add(base, l.liveOff)), (capacity+63)/64),
 		nb:       l.nb,
+		seed:     seed,
 		stride:   l.stride,
 		capacity: uint32(capacity),
 		mem:      mem,
@@ -279,6 +290,10 @@ func (t *Table[K, V]) Stats() Stats { return t.stats }
 // home returns the home bucket and the tag of a hash. The bucket uses the
 // high bits (fastrange), the tag the low 16 bits (never 0: 0 marks empty).
 func (t *Table[K, V]) home(hash uint64) (uint64, uint16) {
+	// Remix with the table's secret seed: keys crafted to collide in the
+	// (public, unseeded) key hash's high bits land in different buckets
+	// here; only full 64-bit collisions still collide.
+	hash = mix(hash^t.seed, hashP3)
 	b, _ := bits.Mul64(hash, t.nb)
 	tag := uint16(hash)
 	if tag == 0 {
@@ -300,7 +315,7 @@ func (t *Table[K, V]) entry(r Ref) *Entry[K, V] {
 // which is worth it only when the table is larger than the caches (see
 // PrefetchUseful).
 func (t *Table[K, V]) Prefetch(hash uint64) {
-	b, _ := bits.Mul64(hash, t.nb)
+	b, _ := t.home(hash)
 	prefetch(uintptr(t.buckets) + uintptr(b)*bucketSize)
 }
 

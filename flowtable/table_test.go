@@ -19,7 +19,7 @@ type table4 = Table[Key4, tcpState]
 
 func newTable(t testing.TB, capacity int) *table4 {
 	t.Helper()
-	tb, err := New[Key4, tcpState](Config{Capacity: capacity})
+	tb, err := New[Key4, tcpState](Config{Capacity: capacity, Seed: 0x5eed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -671,4 +671,27 @@ func TestRangeStopsAndDeletes(t *testing.T) {
 		t.Fatalf("Len %d after deleting in Range", tb.Len())
 	}
 	checkInvariants(t, tb)
+}
+
+// smallHashKey's hash is its value: consecutive keys all share the high bits
+// that pick a bucket (as keys crafted against the public hash would).
+type smallHashKey struct{ V uint64 }
+
+func (k smallHashKey) Hash() uint64 { return k.V }
+
+func TestSeedSpreadsCraftedCollisions(t *testing.T) {
+	const n = 5000
+	tb, err := New[smallHashKey, tcpState](Config{Capacity: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range uint64(n) {
+		k := smallHashKey{i}
+		if r, ev := tb.Insert(k, k.Hash(), 0); r == 0 || ev {
+			t.Fatalf("insert %d: %d %v (max probe %d)", i, r, ev, tb.Stats().MaxProbe)
+		}
+	}
+	if p := tb.Stats().MaxProbe; p > 4 {
+		t.Errorf("max probe %d", p)
+	}
 }
