@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,6 +157,8 @@ func (f *fakeSource) Rules() metrics.Ruleset {
 }
 
 func (f *fakeSource) Reload() metrics.ReloadStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	return metrics.ReloadStats{Successes: 1, Generation: f.gen}
 }
 
@@ -385,12 +388,15 @@ func TestFlushAndCount(t *testing.T) {
 
 func TestReload(t *testing.T) {
 	src := &fakeSource{gen: 4}
-	fail := true
+	var fail atomic.Bool
+	fail.Store(true)
 	rl := reloaderFunc(func() error {
-		if fail {
+		if fail.Load() {
 			return fmt.Errorf("statewall.toml:12: rules[2].verdict: %w", errors.New(`unknown verdict "acept"`))
 		}
+		src.mu.Lock()
 		src.gen++
+		src.mu.Unlock()
 		return nil
 	})
 	_, c := startServer(t, Config{Source: src, Reloader: rl})
@@ -399,7 +405,7 @@ func TestReload(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != 422 || !strings.Contains(err.Error(), `statewall.toml:12: rules[2].verdict: unknown verdict "acept"`) {
 		t.Errorf("failed reload: %v", err)
 	}
-	fail = false
+	fail.Store(false)
 	if gen, err := c.Reload(context.Background()); err != nil || gen != 5 {
 		t.Errorf("Reload = %d, %v; want generation 5", gen, err)
 	}
