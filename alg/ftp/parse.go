@@ -93,8 +93,18 @@ func Parse(payload []byte, dir ctstate.Dir, family packet.Family, sender [16]byt
 	if dir == ctstate.Reply {
 		d = 1
 	}
+	if len(payload) == 0 {
+		return Command{}, MatchNone
+	}
+	first := payload[0]
+	if first >= 'a' && first <= 'z' {
+		first -= 'a' - 'A'
+	}
 	for i := range patterns[d] {
 		p := &patterns[d][i]
+		if first != p.text[0] {
+			continue // the common case: a line that is no announcement
+		}
 		cmd := Command{Kind: p.kind, Addr: sender}
 		if m := findPattern(payload, p, family, &cmd); m != MatchNone {
 			return cmd, m
