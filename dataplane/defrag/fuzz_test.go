@@ -60,9 +60,9 @@ func fuzzFragment(buf []byte, rec []byte) (frame []byte, advance uint32) {
 // pattern bytes, and the table never holds more than its size.
 func FuzzReassemble(f *testing.F) {
 	f.Add([]byte{2, 0, 0, 48, 0, 0, 0, 6, 60, 0})                  // IPv4: two halves
-	f.Add([]byte{3, 0, 0, 48, 0, 3, 0, 3, 48, 0, 1, 0, 6, 8, 0})    // IPv6 with a duplicate
+	f.Add([]byte{3, 0, 0, 48, 0, 3, 0, 3, 48, 0, 1, 0, 6, 8, 0})   // IPv6 with a duplicate
 	f.Add([]byte{2, 0, 0, 48, 0, 2, 0, 5, 48, 0, 0, 0, 5, 20, 31}) // overlap, then a late tail
-	f.Add([]byte{1, 0, 0, 16, 0})                                   // IPv6 atomic fragment
+	f.Add([]byte{1, 0, 0, 16, 0})                                  // IPv6 atomic fragment
 	f.Fuzz(func(t *testing.T, recs []byte) {
 		r := New(Config{MaxDatagrams: 4, MaxRuns: 4})
 		buf := make([]byte, 48+255)

@@ -43,6 +43,9 @@ type Options struct {
 	IPv4Options bool
 }
 
+// maxTransportHeader is the longest transport header (TCP with options).
+const maxTransportHeader = 60
+
 // MaxVLANTags is the number of stacked VLAN tags Parse walks; a frame with
 // more is not IP to it (ReasonNotIP).
 const MaxVLANTags = 8
@@ -215,8 +218,10 @@ func parseIPv6(frame []byte, l3 int, p *Parsed) DropReason {
 	}
 	t.Proto = c.Proto
 	end := l3 + len(ip)
-	if end > 0xffff {
-		return ReasonIPv6ExtLoop // offsets would not fit 16 bits
+	if l3+c.Off > 0xffff-maxTransportHeader {
+		// Extension headers so long that the transport header's offsets
+		// would not fit 16 bits: abuse.
+		return ReasonIPv6ExtLoop
 	}
 	if c.FragOff != 0 {
 		fh := IPv6Frag(ip[c.FragOff:])
@@ -243,7 +248,7 @@ func parseTransport(frame []byte, off, end int, p *Parsed) DropReason {
 	l4 := frame[off:end]
 	t := &p.Tuple
 	p.L4Off = uint16(off)
-	p.PayloadOff, p.PayloadLen = uint16(end), 0
+	p.PayloadOff, p.PayloadLen = 0, 0
 	frag := p.Fragment.Is
 	if frag && t.Family == FamilyIPv4 {
 		// An IPv4 first fragment goes to reassembly whatever it holds;

@@ -548,3 +548,31 @@ func TestReasonClasses(t *testing.T) {
 		t.Error("IPLayerDrop")
 	}
 }
+
+// TestParseLargestDatagrams checks that offsets hold for datagrams whose
+// end lies beyond 64 KiB into the frame.
+func TestParseLargestDatagrams(t *testing.T) {
+	ip := ip4(layers.IPProtocolTCP)
+	tcp := &layers.TCP{SrcPort: 1, DstPort: 2, ACK: true, DataOffset: 5}
+	_ = tcp.SetNetworkLayerForChecksum(ip)
+	f := serialize(t, eth(layers.EthernetTypeQinQ), &layers.Dot1Q{Type: layers.EthernetTypeDot1Q},
+		&layers.Dot1Q{Type: layers.EthernetTypeIPv4}, ip, tcp, gopacket.Payload(make([]byte, 65535-40)))
+	var p Parsed
+	if r := Parse(f, LinkEthernet, &p); r != ReasonNone {
+		t.Fatal(r)
+	}
+	if p.IPLen != 65535 || len(p.Payload()) != 65535-40 || int(p.PayloadOff)+int(p.PayloadLen) != len(f) {
+		t.Errorf("iplen %d payload %d+%d of %d", p.IPLen, p.PayloadOff, p.PayloadLen, len(f))
+	}
+	v6 := ip6(layers.IPProtocolUDP)
+	udp := &layers.UDP{SrcPort: 1, DstPort: 2}
+	_ = udp.SetNetworkLayerForChecksum(v6)
+	g := serialize(t, eth(layers.EthernetTypeIPv6), v6, udp, gopacket.Payload(make([]byte, 65495-8)))
+	if r := Parse(g, LinkEthernet, &p); r != ReasonNone || len(p.Payload()) != 65495-8 {
+		t.Errorf("IPv6 of 65535 bytes: %q, payload %d", r, len(p.Payload()))
+	}
+	g = serialize(t, eth(layers.EthernetTypeIPv6), v6, udp, gopacket.Payload(make([]byte, 65500)))
+	if r := Parse(g, LinkEthernet, &p); r != ReasonIPv6BadLength {
+		t.Errorf("IPv6 datagram over 65535 bytes: %q", r)
+	}
+}
