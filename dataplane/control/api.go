@@ -245,19 +245,26 @@ func (s *Server) filter(w http.ResponseWriter, r *http.Request) (Filter, bool) {
 	return f, true
 }
 
-// handleList streams the listing as JSON lines, one chunk per line,
-// flushed as it goes: memory is bounded by a chunk, whatever the table
-// size. A final line says the listing completed (with its count) or
-// why it stopped.
+// handleList streams the listing chunk by chunk, flushed as it goes:
+// memory is bounded by a chunk, whatever the table size. The stream is
+// JSON lines unless the client accepts the binary encoding (wire.go); its
+// last record says the listing completed (with its count) or why it
+// stopped.
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.filter(w, r)
 	if !ok {
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
+	binary := r.Header.Get("Accept") == wireMediaType
+	if binary {
+		w.Header().Set("Content-Type", wireMediaType)
+	} else {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+	}
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
+	var buf []byte
 	count := 0
 	ctx := r.Context()
 	err := s.cfg.Conntrack.List(f, func(entries []Entry) error {
@@ -267,17 +274,30 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		if len(entries) == 0 {
 			return nil
 		}
-		if err := enc.Encode(listFrame{Entries: entries}); err != nil {
+		if binary {
+			buf = buf[:0]
+			for i := range entries {
+				buf = appendWireEntry(buf, &entries[i])
+			}
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+		} else if err := enc.Encode(listFrame{Entries: entries}); err != nil {
 			return err
 		}
 		count += len(entries)
 		return rc.Flush()
 	})
-	if err != nil {
+	switch {
+	case binary && err != nil:
+		_, _ = w.Write(appendWireError(buf[:0], err.Error()))
+	case binary:
+		_, _ = w.Write(appendWireDone(buf[:0], count))
+	case err != nil:
 		_ = enc.Encode(listFrame{Error: err.Error()})
-		return
+	default:
+		_ = enc.Encode(listFrame{Done: true, Count: count})
 	}
-	_ = enc.Encode(listFrame{Done: true, Count: count})
 }
 
 func (s *Server) handleCount(w http.ResponseWriter, r *http.Request) {

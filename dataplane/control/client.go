@@ -77,6 +77,10 @@ type APIError struct {
 func (e *APIError) Error() string { return e.Message }
 
 func (c *Client) do(ctx context.Context, method, path string, q url.Values) (*http.Response, error) {
+	return c.doAccept(ctx, method, path, q, "application/json")
+}
+
+func (c *Client) doAccept(ctx context.Context, method, path string, q url.Values, accept string) (*http.Response, error) {
 	u := "http://statewall" + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -85,6 +89,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values) (*ht
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set("Accept", accept)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var ue *url.Error
@@ -132,12 +137,45 @@ func (c *Client) Status(ctx context.Context, interval time.Duration) (*Status, e
 // Entry is only valid during the call. It returns fn's error, the
 // server's, or an error if the stream ended early.
 func (c *Client) List(ctx context.Context, f Filter, fn func(*Entry) error) (int, error) {
-	resp, err := c.do(ctx, http.MethodGet, pathConntrack, f.Values())
+	resp, err := c.doAccept(ctx, http.MethodGet, pathConntrack, f.Values(), wireMediaType)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
+	if resp.Header.Get("Content-Type") == wireMediaType {
+		return listWire(resp.Body, fn)
+	}
+	return listJSON(resp.Body, fn)
+}
+
+func listWire(r io.Reader, fn func(*Entry) error) (int, error) {
+	wr := newWireReader(r)
+	var e Entry
+	n := 0
+	for {
+		done, count, err := wr.next(&e)
+		if err != nil {
+			var ae *APIError
+			if errors.As(err, &ae) {
+				return n, err
+			}
+			return n, fmt.Errorf("conntrack list: stream ended early after %d entries: %w", n, err)
+		}
+		if done {
+			if count != uint64(n) {
+				return n, fmt.Errorf("conntrack list: server sent %d entries, received %d", count, n)
+			}
+			return n, nil
+		}
+		if err := fn(&e); err != nil {
+			return n, err
+		}
+		n++
+	}
+}
+
+func listJSON(r io.Reader, fn func(*Entry) error) (int, error) {
+	dec := json.NewDecoder(r)
 	n := 0
 	var frame listFrame
 	for {
