@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -84,7 +85,23 @@ func readAnswers(t *testing.T, path string) []answer {
 	return out
 }
 
-var completesRe = regexp.MustCompile(`completes reassembly \((\d+) bytes\)`)
+var (
+	completesRe = regexp.MustCompile(`completes reassembly \((\d+) bytes\)`)
+	ctNewRe     = regexp.MustCompile(`ct-new (?:[A-Z_0-9]+ )?(?:helper=\S+ )?(tcp|udp) (\S+)>(\S+)`)
+)
+
+// endpoints formats a parsed tuple as the answer key's notes do.
+func endpoints(p *packet.Parsed) (proto, src, dst string) {
+	a := func(b [16]byte) netip.Addr {
+		if p.Family() == packet.FamilyIPv4 {
+			return netip.AddrFrom4([4]byte(b[:4]))
+		}
+		return netip.AddrFrom16(b)
+	}
+	proto = map[uint8]string{packet.ProtoTCP: "tcp", packet.ProtoUDP: "udp"}[p.Tuple.Proto]
+	return proto, netip.AddrPortFrom(a(p.Tuple.Src), p.Tuple.SrcPort).String(),
+		netip.AddrPortFrom(a(p.Tuple.Dst), p.Tuple.DstPort).String()
+}
 
 // TestCapturesAgainstLinux runs the fragment captures through Parse and
 // the Reassembler as the pipeline does and checks every frame against
@@ -149,6 +166,12 @@ func TestCapturesAgainstLinux(t *testing.T) {
 						}
 						if qs := packet.Parse(res.Frame, packet.LinkRawIP, &q); qs != packet.ReasonNone {
 							got = "INVALID"
+						}
+						if m := ctNewRe.FindStringSubmatch(a.Note); m != nil {
+							if proto, src, dst := endpoints(&q); proto != m[1] || src != m[2] || dst != m[3] {
+								t.Errorf("frame %d: reassembled %s %s>%s, Linux %s", a.N, proto, src, dst, m[0])
+							}
+							counts["tuple checked"]++
 						}
 						delete(held, res.Datagram)
 					}
