@@ -1,9 +1,11 @@
 package rules
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
+	"slices"
 
 	"github.com/statewall/statewall/config"
 	"github.com/statewall/statewall/dataplane/packet"
@@ -169,6 +171,7 @@ type classifier struct {
 	inv                []dim    // fields a flow's packets share (cacheable)
 	vari               []dim    // tcp_flags, icmp: may change packet to packet
 	variant            []uint64 // rules with a flow-variant match
+	tree               *tree    // candidate lists; nil: scan the bit vectors
 }
 
 // maxDims bounds the per-lookup scratch arrays.
@@ -177,29 +180,94 @@ const maxDims = int(numFields)
 // lookup returns the first matching rule (-1 for none) and whether every
 // rule the decision depended on looked only at flow-invariant fields.
 func (c *classifier) lookup(k *keys) (int, bool) {
-	var off [maxDims]int
-	var soff [maxDims]int
-	ni := len(c.inv)
+	if c.tree != nil {
+		return c.lookupTree(k)
+	}
+	return c.lookupScan(k)
+}
+
+// rowOffsets computes each field's row for the packet, as word offsets.
+func (c *classifier) rowOffsets(k *keys, off, soff, voff *[maxDims]int) {
 	for i := range c.inv {
 		r := int(c.inv[i].row(k))
 		off[i] = r * c.words
 		soff[i] = r * c.sumWords
 	}
-	var voff [maxDims]int
 	for i := range c.vari {
 		voff[i] = int(c.vari[i].row(k)) * c.words
 	}
+}
+
+// lookupTree checks the candidates of the packet's tree leaf in rule
+// order: simple rules against their boxes, the others bit by bit.
+func (c *classifier) lookupTree(k *keys) (int, bool) {
+	var tk [numTreeDims]uint64
+	k.treeKeys(&tk)
+	t := c.tree
+	var off, soff, voff [maxDims]int
+	ready := false
+	cacheable := true
+	ni := len(c.inv)
+	for _, r := range t.leaf(&tk) {
+		if b := t.box[r]; b.n != notSimple {
+			i := b.start
+			end := i + uint32(b.n)
+			for i < end {
+				ch := &t.checks[i]
+				if v := tk[ch.dim]; v < ch.lo || v > ch.hi {
+					break
+				}
+				i++
+			}
+			if i == end {
+				return int(r), cacheable
+			}
+			continue
+		}
+		if !ready {
+			c.rowOffsets(k, &off, &soff, &voff)
+			ready = true
+		}
+		w, bit := int(r>>6), uint64(1)<<(r&63)
+		i := 0
+		for i < ni && c.inv[i].rows[off[i]+w]&bit != 0 {
+			i++
+		}
+		if i < ni {
+			continue
+		}
+		if c.variant[w]&bit != 0 {
+			cacheable = false
+			i = 0
+			for i < len(c.vari) && c.vari[i].rows[voff[i]+w]&bit != 0 {
+				i++
+			}
+			if i < len(c.vari) {
+				continue
+			}
+		}
+		return int(r), cacheable
+	}
+	return -1, cacheable
+}
+
+// lookupScan intersects the fields' bit vectors word by word in rule
+// order, visiting only words the aggregate vectors allow.
+func (c *classifier) lookupScan(k *keys) (int, bool) {
+	var off, soff, voff [maxDims]int
+	c.rowOffsets(k, &off, &soff, &voff)
+	ni := len(c.inv)
 	cacheable := true
 	for s := 0; s < c.sumWords; s++ {
 		sum := ^uint64(0)
-		for i := 0; i < ni; i++ {
+		for i := 0; i < ni && sum != 0; i++ {
 			sum &= c.inv[i].sums[soff[i]+s]
 		}
 		for sum != 0 {
 			wi := s*64 + bits.TrailingZeros64(sum)
 			sum &= sum - 1
 			w := ^uint64(0)
-			for i := 0; i < ni; i++ {
+			for i := 0; i < ni && w != 0; i++ {
 				w &= c.inv[i].rows[off[i]+wi]
 			}
 			if w == 0 {
@@ -237,6 +305,7 @@ func build(rules []config.Rule, nports int) *classifier {
 			c.variant[i/64] |= 1 << (i % 64)
 		}
 	}
+	c.tree = buildTree(rules, nports)
 	for f := field(0); f < numFields; f++ {
 		wild := make(bitset, c.words)
 		var spans []span
@@ -271,7 +340,18 @@ func build(rules []config.Rule, nports int) *classifier {
 			c.inv = append(c.inv, d)
 		}
 	}
+	// Most selective fields first, so that intersections empty early.
+	slices.SortStableFunc(c.inv, func(a, b dim) int { return cmp.Compare(a.density(), b.density()) })
 	return c
+}
+
+// density is the mean fraction of rules a row of d holds.
+func (d *dim) density() float64 {
+	n := 0
+	for _, w := range d.rows {
+		n += bits.OnesCount64(w)
+	}
+	return float64(n) / float64(max(len(d.rows), 1))
 }
 
 // domain is the number of key values of a small field.
@@ -290,7 +370,7 @@ func domain(f field, nports int) int {
 }
 
 func (d *dim) buildDirect(words int, wild bitset, spans []span, size int) {
-	starts, rows := elementary(words, wild, spans, u128{lo: uint64(size - 1)})
+	starts, rows := elementary(words, wild, spans, u128{lo: uint64(size - 1)}, make([]uint64, 0, min(2*len(spans)+1, size)*words))
 	d.rows = rows
 	d.table = make([]uint32, size)
 	r := 0
@@ -311,8 +391,9 @@ func (d *dim) buildAddr(words int, wild bitset, spans []span) {
 			s6 = append(s6, s)
 		}
 	}
-	starts4, rows4 := elementary(words, wild, s4, u128{lo: 1<<32 - 1})
-	starts6, rows6 := elementary(words, wild, s6, u128{^uint64(0), ^uint64(0)})
+	rows := make([]uint64, 0, (2*len(spans)+3)*words)
+	starts4, rows := elementary(words, wild, s4, u128{lo: 1<<32 - 1}, rows)
+	starts6, rows := elementary(words, wild, s6, u128{^uint64(0), ^uint64(0)}, rows)
 	d.starts4 = make([]uint32, len(starts4))
 	for i, s := range starts4 {
 		d.starts4[i] = uint32(s.lo)
@@ -332,10 +413,7 @@ func (d *dim) buildAddr(words int, wild bitset, spans []span) {
 	d.starts6 = starts6
 	d.base6 = uint32(len(starts4))
 	d.none = uint32(len(starts4) + len(starts6))
-	d.rows = make([]uint64, 0, len(rows4)+len(rows6)+words)
-	d.rows = append(d.rows, rows4...)
-	d.rows = append(d.rows, rows6...)
-	d.rows = append(d.rows, wild...)
+	d.rows = append(rows, wild...)
 }
 
 // fieldSpans returns rule i's spans on field f, or nil when the rule

@@ -17,20 +17,30 @@ func TestClassifyMatchesLinear(t *testing.T) {
 	if testing.Short() {
 		perSet = 1000
 	}
-	total, hits, uncacheable, depth := 0, 0, 0, 0
+	total, hits, uncacheable, depth, trees := 0, 0, 0, 0, 0
 	for i, n := range sizes {
 		g := newGen(uint64(i+1)*7919, i%4)
-		g.specific = i%2 == 1
-		cfg := g.config(n)
+		cfg := shapeConfig(g, shapes[i%3], n)
 		rs, err := Compile(cfg, uint64(i))
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The same ruleset without its tree exercises the bit-vector scan.
+		scan := *rs
+		filter := *rs.filter
+		filter.tree = nil
+		scan.filter = &filter
+		if rs.filter.tree != nil {
+			trees++
 		}
 		var p packet.Parsed
 		for j := 0; j < perSet; j++ {
 			st, dir, in := g.packet(cfg, &p)
 			got := rs.Classify(&p, st, dir, in)
 			want := rs.ClassifyLinear(&p, st, dir, in)
+			if s := scan.Classify(&p, st, dir, in); s != want {
+				t.Fatalf("ruleset %d (%d rules) packet %d, bit-vector scan: got %+v want %+v", i, n, j, s, want)
+			}
 			total++
 			if got.Rule != NoRule {
 				hits++
@@ -48,8 +58,8 @@ func TestClassifyMatchesLinear(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d packets over %d rulesets agree (%d decided by a rule at mean index %d, %d not cacheable)",
-		total, len(sizes), hits, depth/max(hits, 1), uncacheable)
+	t.Logf("%d packets over %d rulesets (%d with a tree) agree (%d decided by a rule at mean index %d, %d not cacheable)",
+		total, len(sizes), trees, hits, depth/max(hits, 1), uncacheable)
 	if !testing.Short() && total < 100000 {
 		t.Fatalf("only %d packets", total)
 	}

@@ -282,3 +282,59 @@ func (g *gen) packet(cfg *config.Config, p *packet.Parsed) (ctstate.State, ctsta
 	}
 	return st, dir, inPort
 }
+
+var servicePorts = []uint16{20, 21, 22, 23, 25, 53, 80, 110, 123, 143, 161, 389, 443, 445, 465, 514,
+	587, 636, 993, 995, 1433, 1521, 1723, 2049, 3306, 3389, 5060, 5432, 5900, 6379, 8000, 8080, 8443, 9090, 9200, 11211}
+
+// firewall returns a configuration shaped like a large enterprise
+// firewall (ClassBench's "fw" seeds in spirit): ESTABLISHED/RELATED and
+// INVALID first, then NEW rules that each name one destination network or
+// host (/16../32, a fifth IPv6), one service port or a small range, TCP or
+// UDP, sometimes a source network and an input port.
+func (g *gen) firewall(n int) *config.Config {
+	cfg := &config.Config{File: "firewall.toml", Policy: config.Policy{Forward: config.Drop}}
+	for i := 0; i < g.nports; i++ {
+		cfg.Ports = append(cfg.Ports, config.Port{Name: fmt.Sprintf("p%d", i), Role: []string{"inside", "outside"}[i%2]})
+	}
+	cfg.Rules = append(cfg.Rules,
+		config.Rule{Name: "established", Action: config.Accept, Match: config.Match{States: ctstate.Set(0).With(ctstate.Established).With(ctstate.Related)}},
+		config.Rule{Name: "invalid", Action: config.Drop, Match: config.Match{States: ctstate.Set(0).With(ctstate.Invalid)}})
+	net := func(v6 bool, minBits int) netip.Prefix {
+		if v6 {
+			var b [16]byte
+			b[0], b[1] = 0xfd, 0
+			binary.BigEndian.PutUint64(b[2:10], g.r.Uint64()&0xffff_ffff_ffff)
+			binary.BigEndian.PutUint64(b[8:], g.r.Uint64())
+			return netip.PrefixFrom(netip.AddrFrom16(b), []int{48, 56, 64, 64, 128}[g.r.IntN(5)]).Masked()
+		}
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], 10<<24|g.r.Uint32()&0xffffff)
+		if g.chance(2) {
+			binary.BigEndian.PutUint32(b[:], 198<<24|18<<16|g.r.Uint32()&0x1ffff)
+		}
+		bits := []int{16, 20, 24, 24, 24, 28, 32, 32, 32}[g.r.IntN(9)]
+		return netip.PrefixFrom(netip.AddrFrom4(b), max(bits, minBits)).Masked()
+	}
+	for i := len(cfg.Rules); i < n; i++ {
+		v6 := g.chance(5)
+		m := config.Match{States: ctstate.Set(0).With(ctstate.New), Dst: []netip.Prefix{net(v6, 0)}}
+		m.Protos = []uint8{packet.ProtoTCP}
+		if g.chance(5) {
+			m.Protos[0] = packet.ProtoUDP
+		}
+		p := servicePorts[g.r.IntN(len(servicePorts))]
+		m.DstPorts = []config.Range{{Lo: p, Hi: p}}
+		if g.chance(10) {
+			lo := uint16(1024 + g.r.IntN(60000))
+			m.DstPorts[0] = config.Range{Lo: lo, Hi: lo + uint16(g.r.IntN(500))}
+		}
+		if g.chance(4) {
+			m.Src = []netip.Prefix{net(v6, 8)}
+		}
+		if g.nports > 0 && g.chance(3) {
+			m.InPorts = []uint16{uint16(g.r.IntN(g.nports))}
+		}
+		cfg.Rules = append(cfg.Rules, config.Rule{Name: fmt.Sprintf("r%d", i), Action: config.Action(g.r.IntN(3)), Match: m})
+	}
+	return cfg
+}

@@ -2,7 +2,7 @@ package rules
 
 import (
 	"math/bits"
-	"sort"
+	"slices"
 )
 
 // u128 is a point of a field's value space: addresses (IPv6 uses both
@@ -36,7 +36,8 @@ func (b bitset) clear(i int) { b[i>>6] &^= 1 << (i & 63) }
 // constraint on the field). This is the per-dimension step of the
 // bit-vector scheme (Lakshman and Stiliadis, SIGCOMM 1998): rules are
 // swept in value order, so building costs O(E log E + intervals x words).
-func elementary(words int, wild bitset, spans []span, max u128) (starts []u128, rows []uint64) {
+// Rows are appended to rows, which callers size.
+func elementary(words int, wild bitset, spans []span, max u128, rows []uint64) (starts []u128, _ []uint64) {
 	type event struct {
 		at    u128
 		rule  int
@@ -50,13 +51,22 @@ func elementary(words int, wild bitset, spans []span, max u128) (starts []u128, 
 			ev = append(ev, event{end, s.rule, -1})
 		}
 	}
-	sort.Slice(ev, func(i, j int) bool { return ev[i].at.less(ev[j].at) })
+	slices.SortFunc(ev, func(a, b event) int {
+		switch {
+		case a.at.less(b.at):
+			return -1
+		case b.at.less(a.at):
+			return 1
+		}
+		return 0
+	})
+	base := len(rows)
 	cnt := make([]int32, words*64)
 	cur := make(bitset, words)
 	copy(cur, wild)
 	emit := func(at u128) {
 		n := len(starts)
-		if n > 0 && equalWords(rows[(n-1)*words:n*words], cur) {
+		if n > 0 && equalWords(rows[base+(n-1)*words:base+n*words], cur) {
 			return // no rule starts or ends here in net
 		}
 		starts = append(starts, at)

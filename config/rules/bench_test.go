@@ -1,0 +1,94 @@
+package rules
+
+import (
+	"fmt"
+
+	"github.com/statewall/statewall/config"
+	"testing"
+
+	"github.com/statewall/statewall/dataplane/packet"
+	"github.com/statewall/statewall/flowtable/ctstate"
+)
+
+type benchInput struct {
+	ps   []packet.Parsed
+	sts  []ctstate.State
+	dirs []ctstate.Dir
+	ins  []uint16
+}
+
+// shapes of benchmark rulesets.
+var shapes = []string{"firewall", "mixed", "specific"}
+
+func shapeConfig(g *gen, shape string, n int) *config.Config {
+	switch shape {
+	case "firewall":
+		return g.firewall(n)
+	case "specific":
+		g.specific = true
+	}
+	return g.config(n)
+}
+
+func benchSetup(n int, shape string, npkts int) (*gen, *Ruleset, *benchInput) {
+	g := newGen(uint64(n)+99, 2)
+	cfg := shapeConfig(g, shape, n)
+	rs, err := Compile(cfg, 1)
+	if err != nil {
+		panic(err)
+	}
+	in := &benchInput{ps: make([]packet.Parsed, npkts), sts: make([]ctstate.State, npkts),
+		dirs: make([]ctstate.Dir, npkts), ins: make([]uint16, npkts)}
+	for i := range in.ps {
+		in.sts[i], in.dirs[i], in.ins[i] = g.packet(cfg, &in.ps[i])
+	}
+	return g, rs, in
+}
+
+// BenchmarkClassify measures lookups on random rulesets: "firewall" is
+// shaped like a large enterprise firewall (see gen.firewall), "mixed" draws
+// each field with odds 1/1..1/4, "specific" constrains proto, src, dst and
+// dport in every rule (ClassBench-like firewall rules); packets are drawn
+// mostly from inside random rules, so decisions come from deep rules.
+func BenchmarkClassify(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		for _, shape := range shapes {
+			b.Run(fmt.Sprintf("rules=%d/%s", n, shape), func(b *testing.B) {
+				_, rs, in := benchSetup(n, shape, 1<<14)
+				mask := len(in.ps) - 1
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					j := i & mask
+					rs.Classify(&in.ps[j], in.sts[j], in.dirs[j], in.ins[j])
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mlookups/s")
+			})
+		}
+	}
+}
+
+// BenchmarkCompile measures compiling a validated configuration.
+func BenchmarkCompile(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		for _, shape := range shapes {
+			b.Run(fmt.Sprintf("rules=%d/%s", n, shape), func(b *testing.B) {
+				g := newGen(uint64(n)+99, 2)
+				cfg := shapeConfig(g, shape, n)
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					if _, err := Compile(cfg, 1); err != nil {
+						b.Fatal(err)
+					}
+				}
+				rs, _ := Compile(cfg, 1)
+				b.ReportMetric(float64(rs.MemoryBytes())/(1<<20), "MiB")
+				tree := 0.0
+				if rs.filter.tree != nil {
+					tree = 1
+				}
+				b.ReportMetric(tree, "tree")
+			})
+		}
+	}
+}

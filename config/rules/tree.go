@@ -1,0 +1,469 @@
+package rules
+
+import (
+	"slices"
+
+	"github.com/statewall/statewall/config"
+	"github.com/statewall/statewall/dataplane/packet"
+)
+
+// The decision tree narrows a packet to a short list of candidate rules
+// before the bit vectors check them: a HyperSplit tree (Qi, Xu, Yang, Li,
+// Li, "Packet classification algorithms: from theory to practice",
+// INFOCOM 2009), a binary tree whose nodes split one field's range at a
+// rule boundary. It splits only flow-invariant fields, so a leaf lists, in
+// rule order, every rule that may match a packet's invariant fields (up to
+// the first rule that surely matches the whole leaf), which keeps both the
+// first match and the Cacheable answer exact.
+
+// Tree dimensions: every field as a uint64 key; IPv6 addresses take two.
+const (
+	tStateDir = iota
+	tProto
+	tFam // 0 no IP, 1 IPv4, 2 IPv6
+	tSrc4
+	tSrc6Hi
+	tSrc6Lo
+	tDst4
+	tDst6Hi
+	tDst6Lo
+	tSport
+	tDport
+	tInPort
+	tVLAN
+	numTreeDims
+)
+
+const leafDim = 255
+
+// Tree shape limits: leaves of at most binth rules unless no split
+// separates them. Rules that overlap a lot (wide and narrow ranges on the
+// same fields) replicate into many leaves; past a budget of 16 candidate
+// entries per rule the tree is dropped and lookups scan the aggregated bit
+// vectors instead, which costs more per packet but bounds build time and
+// memory.
+const (
+	binth        = 8
+	maxTreeDepth = 40
+	sampleRules  = 256
+)
+
+type rng struct{ lo, hi uint64 }
+
+type treeNode struct {
+	thr         uint64
+	left, right int32 // children; for a leaf, its candidates cands[left:right]
+	dim         uint8
+}
+
+type tree struct {
+	nodes []treeNode
+	cands []int32
+	// Rules whose every field is one range (a single prefix, one port
+	// range, ...) and that look at no flow-variant field are checked
+	// against the tree keys directly: box[r] indexes their checks; the
+	// others (box[r].n == notSimple) go through the bit vectors.
+	box    []ruleBox
+	checks []boxCheck
+}
+
+// notSimple marks a rule checked through the bit vectors.
+const notSimple = 255
+
+type ruleBox struct {
+	start uint32
+	n     uint8
+}
+
+type boxCheck struct {
+	lo, hi uint64
+	dim    uint8
+}
+
+// simpleBox returns the checks of a rule whose projection is exact and
+// one range per dimension, or false.
+func (p *ruleProj) simpleBox() ([]boxCheck, bool) {
+	if p.variant || p.never {
+		return nil, false
+	}
+	var out []boxCheck
+	for _, d := range []int{tStateDir, tProto, tSport, tDport, tInPort, tVLAN} {
+		switch len(p.proj[d]) {
+		case 0:
+		case 1:
+			out = append(out, boxCheck{p.proj[d][0].lo, p.proj[d][0].hi, uint8(d)})
+		default:
+			return nil, false
+		}
+	}
+	fam := uint64(0)
+	for _, f := range []struct {
+		a            *addrProj
+		d4, dhi, dlo int
+	}{{&p.src, tSrc4, tSrc6Hi, tSrc6Lo}, {&p.dst, tDst4, tDst6Hi, tDst6Lo}} {
+		a := f.a
+		switch {
+		case a.any:
+		case len(a.v4) == 1 && len(a.v6) == 0 && fam != 2:
+			fam = 1
+			out = append(out, boxCheck{a.v4[0].lo, a.v4[0].hi, uint8(f.d4)})
+		case len(a.v6) == 1 && len(a.v4) == 0 && fam != 1:
+			fam = 2
+			out = append(out, boxCheck{a.v6[0][0].lo, a.v6[0][0].hi, uint8(f.dhi)},
+				boxCheck{a.v6[0][1].lo, a.v6[0][1].hi, uint8(f.dlo)})
+		default:
+			return nil, false
+		}
+	}
+	if fam != 0 {
+		out = append(out, boxCheck{fam, fam, tFam})
+	}
+	if len(out) >= notSimple {
+		return nil, false
+	}
+	return out, true
+}
+
+// treeKeys fills the tree's keys from the classifier's keys.
+func (k *keys) treeKeys(tk *[numTreeDims]uint64) {
+	tk[tStateDir] = uint64(k.stateDir)
+	tk[tProto] = uint64(k.proto)
+	switch k.fam {
+	case packet.FamilyIPv4:
+		tk[tFam] = 1
+	case packet.FamilyIPv6:
+		tk[tFam] = 2
+	}
+	tk[tSrc4], tk[tDst4] = uint64(k.src4), uint64(k.dst4)
+	tk[tSrc6Hi], tk[tSrc6Lo] = k.src6.hi, k.src6.lo
+	tk[tDst6Hi], tk[tDst6Lo] = k.dst6.hi, k.dst6.lo
+	tk[tSport], tk[tDport] = uint64(k.sport), uint64(k.dport)
+	tk[tInPort], tk[tVLAN] = uint64(k.inPort), uint64(k.vlan)
+}
+
+// leaf walks the tree to the candidates for a packet.
+func (t *tree) leaf(tk *[numTreeDims]uint64) []int32 {
+	n := &t.nodes[0]
+	for n.dim != leafDim {
+		if tk[n.dim] <= n.thr {
+			n = &t.nodes[n.left]
+		} else {
+			n = &t.nodes[n.right]
+		}
+	}
+	return t.cands[n.left:n.right]
+}
+
+// addrProj is one address field of a rule, for exact cover checks.
+type addrProj struct {
+	any  bool
+	v4   []rng    // merged IPv4 ranges
+	v6   [][2]rng // IPv6 prefixes as (hi, lo) boxes
+	has4 bool
+	has6 bool
+}
+
+// ruleProj is a rule projected on every tree dimension: proj[d] holds
+// merged ranges (nil: any value). Address dimensions over-approximate
+// (a rule with IPv6 prefixes keeps value 0 on the IPv4 dimension, the key
+// IPv6 packets carry there); src and dst keep the exact prefixes for covers.
+type ruleProj struct {
+	proj     [numTreeDims][]rng
+	src, dst addrProj
+	variant  bool
+	never    bool // matches no packet at all
+}
+
+var fullRange = [numTreeDims]rng{
+	tStateDir: {0, numStateKeys*2 - 1}, tProto: {0, 255}, tFam: {0, 2},
+	tSrc4: {0, 1<<32 - 1}, tDst4: {0, 1<<32 - 1},
+	tSrc6Hi: {0, ^uint64(0)}, tSrc6Lo: {0, ^uint64(0)}, tDst6Hi: {0, ^uint64(0)}, tDst6Lo: {0, ^uint64(0)},
+	tSport: {0, 65535}, tDport: {0, 65535}, tInPort: {0, 65535}, tVLAN: {0, config.VLANUntagged},
+}
+
+func mergeRanges(rs []rng) []rng {
+	slices.SortFunc(rs, func(a, b rng) int {
+		switch {
+		case a.lo < b.lo:
+			return -1
+		case a.lo > b.lo:
+			return 1
+		}
+		return 0
+	})
+	out := rs[:0]
+	for _, r := range rs {
+		if n := len(out); n > 0 && (r.lo <= out[n-1].hi || out[n-1].hi != ^uint64(0) && r.lo == out[n-1].hi+1) {
+			out[n-1].hi = max(out[n-1].hi, r.hi)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func project(m *config.Match, i int) ruleProj {
+	var p ruleProj
+	p.variant = len(m.ICMP) > 0 || m.TCPFlagsMask != 0
+	small := func(f field, d int) {
+		s := fieldSpans(m, f, i)
+		if s == nil {
+			return
+		}
+		rs := make([]rng, 0, len(s))
+		for _, x := range s {
+			if x.rule >= 0 {
+				rs = append(rs, rng{x.lo.lo, x.hi.lo})
+			}
+		}
+		if len(rs) == 0 {
+			p.never = true
+		}
+		p.proj[d] = mergeRanges(rs)
+	}
+	small(fStateDir, tStateDir)
+	small(fProto, tProto)
+	small(fSport, tSport)
+	small(fDport, tDport)
+	small(fInPort, tInPort)
+	small(fVLAN, tVLAN)
+	fams := [3]bool{true, true, true}
+	addr := func(f field, a *addrProj, d4, dhi, dlo int) {
+		s := fieldSpans(m, f, i)
+		if s == nil {
+			a.any = true
+			return
+		}
+		var r4, rhi, rlo []rng
+		for _, x := range s {
+			if x.v4 {
+				a.has4 = true
+				r4 = append(r4, rng{x.lo.lo, x.hi.lo})
+				a.v4 = append(a.v4, rng{x.lo.lo, x.hi.lo})
+			} else {
+				a.has6 = true
+				hi, lo := rng{x.lo.hi, x.hi.hi}, rng{x.lo.lo, x.hi.lo}
+				rhi, rlo = append(rhi, hi), append(rlo, lo)
+				a.v6 = append(a.v6, [2]rng{hi, lo})
+			}
+		}
+		a.v4 = mergeRanges(a.v4)
+		if a.has6 {
+			r4 = append(r4, rng{0, 0})
+		}
+		if a.has4 {
+			rhi, rlo = append(rhi, rng{0, 0}), append(rlo, rng{0, 0})
+		}
+		if len(r4) > 0 {
+			p.proj[d4] = mergeRanges(r4)
+		}
+		if len(rhi) > 0 {
+			p.proj[dhi], p.proj[dlo] = mergeRanges(rhi), mergeRanges(rlo)
+		}
+		fams[0] = false
+		fams[1] = fams[1] && a.has4
+		fams[2] = fams[2] && a.has6
+	}
+	addr(fSrc, &p.src, tSrc4, tSrc6Hi, tSrc6Lo)
+	addr(fDst, &p.dst, tDst4, tDst6Hi, tDst6Lo)
+	if !fams[0] || !fams[1] || !fams[2] {
+		var rs []rng
+		for f, ok := range fams {
+			if ok {
+				rs = append(rs, rng{uint64(f), uint64(f)})
+			}
+		}
+		if len(rs) == 0 {
+			p.never = true
+		}
+		p.proj[tFam] = mergeRanges(rs)
+	}
+	return p
+}
+
+// intersects reports whether ranges rs (nil: any) meet [lo, hi].
+func intersects(rs []rng, lo, hi uint64) bool {
+	if rs == nil {
+		return true
+	}
+	for _, r := range rs {
+		if r.lo <= hi && lo <= r.hi {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether [lo, hi] lies inside one of rs (nil: any).
+func within(rs []rng, r rng) bool {
+	if rs == nil {
+		return true
+	}
+	for _, x := range rs {
+		if x.lo <= r.lo && r.hi <= x.hi {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *addrProj) covers(reg *[numTreeDims]rng, d4, dhi, dlo int) bool {
+	if a.any {
+		return true
+	}
+	fam := reg[tFam]
+	if fam.lo == 0 {
+		return false // packets without IP are in the region
+	}
+	if fam.lo <= 1 && 1 <= fam.hi && !within(a.v4, reg[d4]) {
+		return false
+	}
+	if fam.hi >= 2 {
+		ok := false
+		for _, b := range a.v6 {
+			if b[0].lo <= reg[dhi].lo && reg[dhi].hi <= b[0].hi && b[1].lo <= reg[dlo].lo && reg[dlo].hi <= b[1].hi {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// covers reports whether the rule surely matches every packet in reg.
+func (p *ruleProj) covers(reg *[numTreeDims]rng) bool {
+	if p.variant {
+		return false
+	}
+	for _, d := range []int{tStateDir, tProto, tSport, tDport, tInPort, tVLAN} {
+		if !within(p.proj[d], reg[d]) {
+			return false
+		}
+	}
+	return p.src.covers(reg, tSrc4, tSrc6Hi, tSrc6Lo) && p.dst.covers(reg, tDst4, tDst6Hi, tDst6Lo)
+}
+
+type treeBuilder struct {
+	t      tree
+	proj   []ruleProj
+	budget int // candidate entries plus nodes
+	work   int // rule visits left for choosing splits
+	failed bool
+	scr    []uint64
+}
+
+// buildTree returns nil when the tree would exceed its budget.
+func buildTree(rules []config.Rule, nports int) *tree {
+	b := &treeBuilder{proj: make([]ruleProj, len(rules)), budget: 16*len(rules) + 1<<12, work: 1024*len(rules) + 1<<20}
+	root := make([]int32, 0, len(rules))
+	b.t.box = make([]ruleBox, len(rules))
+	for i := range rules {
+		b.proj[i] = project(&rules[i].Match, i)
+		if !b.proj[i].never {
+			root = append(root, int32(i))
+		}
+		b.t.box[i].n = notSimple
+		if cs, ok := b.proj[i].simpleBox(); ok {
+			b.t.box[i] = ruleBox{start: uint32(len(b.t.checks)), n: uint8(len(cs))}
+			b.t.checks = append(b.t.checks, cs...)
+		}
+	}
+	reg := fullRange
+	reg[tInPort] = rng{0, uint64(nports)}
+	b.node(&reg, root, 0)
+	if b.failed {
+		return nil
+	}
+	return &b.t
+}
+
+func (b *treeBuilder) node(reg *[numTreeDims]rng, rules []int32, depth int) int32 {
+	id := int32(len(b.t.nodes))
+	b.t.nodes = append(b.t.nodes, treeNode{})
+	for k, r := range rules {
+		if b.proj[r].covers(reg) {
+			rules = rules[:k+1]
+			break
+		}
+	}
+	b.work -= len(rules) * numTreeDims
+	if len(b.t.cands)+len(b.t.nodes) > b.budget || b.work < 0 {
+		b.failed = true
+		return id
+	}
+	dim, thr, ok := -1, uint64(0), false
+	if len(rules) > binth && depth < maxTreeDepth {
+		dim, thr, ok = b.split(reg, rules)
+	}
+	if !ok {
+		start := int32(len(b.t.cands))
+		b.t.cands = append(b.t.cands, rules...)
+		b.t.nodes[id] = treeNode{left: start, right: int32(len(b.t.cands)), dim: leafDim}
+		return id
+	}
+	var left, right []int32
+	r := reg[dim]
+	for _, i := range rules {
+		p := b.proj[i].proj[dim]
+		if intersects(p, r.lo, thr) {
+			left = append(left, i)
+		}
+		if intersects(p, thr+1, r.hi) {
+			right = append(right, i)
+		}
+	}
+	reg[dim] = rng{r.lo, thr}
+	l := b.node(reg, left, depth+1)
+	reg[dim] = rng{thr + 1, r.hi}
+	rt := b.node(reg, right, depth+1)
+	reg[dim] = r
+	b.t.nodes[id] = treeNode{thr: thr, left: l, right: rt, dim: uint8(dim)}
+	return id
+}
+
+// split picks, over all dimensions, the median rule boundary that best
+// balances the two sides (fewest rules on the larger side).
+func (b *treeBuilder) split(reg *[numTreeDims]rng, rules []int32) (int, uint64, bool) {
+	best, bestThr, bestCost, bestSum := -1, uint64(0), len(rules), 0
+	step := max(1, len(rules)/sampleRules)
+	for d := 0; d < numTreeDims; d++ {
+		r := reg[d]
+		if r.lo == r.hi {
+			continue
+		}
+		b.scr = b.scr[:0]
+		for k := 0; k < len(rules); k += step {
+			for _, x := range b.proj[rules[k]].proj[d] {
+				if x.lo > r.lo && x.lo <= r.hi {
+					b.scr = append(b.scr, x.lo-1)
+				}
+				if x.hi >= r.lo && x.hi < r.hi {
+					b.scr = append(b.scr, x.hi)
+				}
+			}
+		}
+		if len(b.scr) == 0 {
+			continue
+		}
+		slices.Sort(b.scr)
+		thr := b.scr[len(b.scr)/2]
+		nl, nr := 0, 0
+		for _, i := range rules {
+			p := b.proj[i].proj[d]
+			if intersects(p, r.lo, thr) {
+				nl++
+			}
+			if intersects(p, thr+1, r.hi) {
+				nr++
+			}
+		}
+		cost := max(nl, nr)
+		if cost < bestCost || cost == bestCost && best >= 0 && nl+nr < bestSum {
+			best, bestThr, bestCost, bestSum = d, thr, cost, nl+nr
+		}
+	}
+	return best, bestThr, best >= 0
+}
