@@ -469,3 +469,26 @@ func TestRules(t *testing.T) {
 		t.Errorf("rules %+v, want %+v", r, want)
 	}
 }
+
+// BenchmarkList measures listing generated entries over the socket, in
+// the binary encoding the client uses; ns/op is per entry.
+func BenchmarkList(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "control.sock")
+	s, err := Listen(Config{Path: path, Conntrack: &genConntrack{n: b.N}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	go s.Serve()
+	defer s.Close()
+	c, err := Dial(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	n, err := c.List(context.Background(), Filter{}, func(*Entry) error { return nil })
+	if err != nil || n != b.N {
+		b.Fatalf("listed %d of %d: %v", n, b.N, err)
+	}
+}

@@ -138,6 +138,7 @@ func Listen(cfg Config) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       time.Minute,
 		ConnContext:       connContext,
 	}
 	return s, nil
