@@ -20,6 +20,10 @@ import (
 	"github.com/statewall/statewall/dataplane/port"
 )
 
+// maxSnaplen is the largest record a capture may hold (libpcap's
+// MAXIMUM_SNAPLEN).
+const maxSnaplen = 262144
+
 // Reader yields the frames of a capture file in order.
 type Reader struct {
 	file   *os.File
@@ -77,11 +81,16 @@ func newReader(f io.Reader) (*Reader, error) {
 	}
 	r := &Reader{}
 	if bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
-		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
 			return nil, err
 		}
-		r.link, _ = LinkOf(ng.LinkType())
+		r.link = packet.LinkEthernet
+		if ifc, err := ng.Interface(0); err == nil {
+			if l, ok := LinkOf(ifc.LinkType); ok {
+				r.link = l
+			}
+		}
 		r.ifLink = func(i int) packet.LinkType {
 			if ifc, err := ng.Interface(i); err == nil {
 				if l, ok := LinkOf(ifc.LinkType); ok {
@@ -100,6 +109,11 @@ func newReader(f io.Reader) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Some captures (fuzzer output, truncating tools) declare a snap
+	// length below their records' lengths; read them whole, as tshark does.
+	if pr.Snaplen() < maxSnaplen {
+		pr.SetSnaplen(maxSnaplen)
+	}
 	l, ok := LinkOf(pr.LinkType())
 	if !ok {
 		return nil, fmt.Errorf("unsupported link type %d", pr.LinkType())
@@ -117,7 +131,9 @@ func (r *Reader) LinkType() packet.LinkType { return r.link }
 
 // Next returns the next frame, its timestamp in nanoseconds and its link
 // type. The data is valid until the next call. At the end it returns
-// io.EOF; a damaged tail ends the capture like EOF, as tshark reads it.
+// io.EOF; a truncated last record ends the capture like EOF. Other errors
+// (a damaged record, a pcapng section of an unknown version) end the
+// capture there, as tshark reads it, and are returned.
 func (r *Reader) Next() (data []byte, ts int64, link packet.LinkType, err error) {
 	d, ts, ifi, err := r.read()
 	if err != nil {
@@ -127,7 +143,7 @@ func (r *Reader) Next() (data []byte, ts int64, link packet.LinkType, err error)
 		return nil, 0, 0, err
 	}
 	link = r.link
-	if r.ifLink != nil && ifi != 0 {
+	if r.ifLink != nil {
 		link = r.ifLink(ifi)
 	}
 	return d, ts, link, nil

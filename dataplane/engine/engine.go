@@ -1,0 +1,108 @@
+// Package engine turns a validated configuration into the parts of the
+// packet path: the shared expectation table and ALG helpers, one
+// connection tracker per worker, and the compiled ruleset behind the
+// atomic pointer workers read once per burst. The daemon and offline
+// replay build their engines here, so both run the same code.
+package engine
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/statewall/statewall/alg"
+	"github.com/statewall/statewall/alg/ftp"
+	"github.com/statewall/statewall/config"
+	"github.com/statewall/statewall/config/rules"
+	"github.com/statewall/statewall/dataplane/packet"
+	"github.com/statewall/statewall/flowtable/conntrack"
+)
+
+// AcceptAll is the configuration replay uses without -c: every packet is
+// tracked with Linux's default conntrack options (loose pickup on,
+// be_liberal off, the FTP helper on port 21) and accepted.
+const AcceptAll = `
+[policy]
+forward = "accept"
+`
+
+// DefaultConfig returns the AcceptAll configuration.
+func DefaultConfig() *config.Config {
+	cfg, err := config.Parse("(built-in accept-all)", []byte(AcceptAll))
+	if err != nil {
+		panic("engine: built-in configuration does not load: " + err.Error())
+	}
+	return cfg
+}
+
+// Shared is what all workers of one engine share: the expectation table,
+// the helpers, and the current ruleset.
+type Shared struct {
+	Config       *config.Config
+	Expectations *alg.Expectations // nil when no helper is enabled
+	Helpers      []conntrack.HelperBinding
+	Ruleset      atomic.Pointer[rules.Ruleset]
+}
+
+// NewShared builds the shared parts from cfg and compiles its ruleset as
+// generation 1.
+func NewShared(cfg *config.Config) (*Shared, error) {
+	s := &Shared{Config: cfg}
+	if cfg.FTP.Enabled && len(cfg.FTP.Ports) > 0 {
+		s.Expectations = alg.NewExpectations(cfg.Expectations.Max)
+		h := ftp.New(s.Expectations, ftp.Config{MaxExpected: cfg.FTP.MaxExpected, Timeout: cfg.FTP.ExpectTimeout})
+		for _, p := range cfg.FTP.Ports {
+			s.Helpers = append(s.Helpers, conntrack.HelperBinding{Proto: packet.ProtoTCP, Port: p, Helper: h})
+		}
+	}
+	rs, err := rules.Compile(cfg, 1)
+	if err != nil {
+		return nil, fmt.Errorf("compiling %s: %w", cfg.File, err)
+	}
+	s.Ruleset.Store(rs)
+	return s, nil
+}
+
+// TrackerOptions derives one worker's tracker options from cfg: the
+// configured timeouts and switches, and its share of the flow capacity.
+func TrackerOptions(cfg *config.Config, workers int) conntrack.Options {
+	if workers < 1 {
+		workers = 1
+	}
+	o := conntrack.DefaultOptions()
+	c := cfg.Conntrack
+	o.TCPLoose = c.TCPLoose
+	o.TCPBeLiberal = c.TCPBeLiberal
+	o.VLANZones = c.VLANZones
+	t := c.Timeouts
+	o.Timeouts = conntrack.Timeouts{
+		TCPSynSent: t.TCPSynSent, TCPSynRecv: t.TCPSynRecv, TCPEstablished: t.TCPEstablished,
+		TCPFinWait: t.TCPFinWait, TCPCloseWait: t.TCPCloseWait, TCPLastAck: t.TCPLastAck,
+		TCPTimeWait: t.TCPTimeWait, TCPClose: t.TCPClose, TCPMaxRetrans: t.TCPRetrans,
+		TCPUnacknowledged: t.TCPUnacknowledged, UDP: t.UDP, UDPStream: t.UDPStream,
+		ICMP: t.ICMP, ICMPv6: t.ICMP, Generic: t.Generic,
+	}
+	if c.MaxFlows > 0 {
+		per := int(c.MaxFlows) / workers
+		o.Capacity4 = max(per, 1024)
+		o.Capacity6 = max(per/4, 1024)
+	}
+	return o
+}
+
+// NewTracker builds one worker's tracker with the shared expectations
+// and helpers. mem4 and mem6, when not nil, are the arenas (hugepage or
+// DPDK memory) its tables live in.
+func (s *Shared) NewTracker(workers int, mem4, mem6 []byte) (*conntrack.Tracker, error) {
+	o := TrackerOptions(s.Config, workers)
+	if mem4 != nil {
+		o.Mem4, o.Capacity4 = mem4, 0
+	}
+	if mem6 != nil {
+		o.Mem6, o.Capacity6 = mem6, 0
+	}
+	var m conntrack.ExpectationMatcher
+	if s.Expectations != nil {
+		m = s.Expectations
+	}
+	return conntrack.New(o, m, s.Helpers)
+}

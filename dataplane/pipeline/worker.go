@@ -1,0 +1,421 @@
+// Package pipeline is the per-core packet path: a Worker polls a burst
+// from each port it serves, parses every frame in place, tracks it in its
+// own connection table, classifies it against the current ruleset, runs
+// the ALG on accepted packets, and forwards or drops it, counting all of it
+// in plain per-worker counters. The same Worker runs over DPDK ports in the
+// daemon and over capture files and memory in replay, tests and benchmarks.
+package pipeline
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/statewall/statewall/config/rules"
+	"github.com/statewall/statewall/dataplane/packet"
+	"github.com/statewall/statewall/dataplane/port"
+	"github.com/statewall/statewall/flowtable/conntrack"
+	"github.com/statewall/statewall/flowtable/ctstate"
+)
+
+// MaxBurst is the largest burst a worker asks a port for.
+const MaxBurst = 256
+
+// Binding is one receive queue a worker polls and the port its accepted
+// frames leave by (bump-in-the-wire: what enters In leaves Out).
+type Binding struct {
+	In      port.Port
+	InIndex uint16 // the port's index, as rules' in_port matches it
+	Queue   int
+	Out     port.Port
+	OutQ    int
+}
+
+// Clock gives a worker the time once per burst.
+type Clock interface {
+	// NowMillis returns a wrapping millisecond clock.
+	NowMillis() uint32
+}
+
+// Outcome is what happened to one packet, for observers (replay).
+type Outcome struct {
+	N         uint64 // 1-based frame number on this worker
+	Timestamp int64  // capture time in ns, 0 when the port has none
+	Tracked   bool   // false: the frame never reached the tracker
+	State     ctstate.State
+	Dir       ctstate.Dir
+	Verdict   Verdict
+	Rule      int // index into the ruleset's rules, -1 for the policy
+	Reason    packet.DropReason
+	Ruleset   *rules.Ruleset
+}
+
+// Observer is told the outcome of every packet (replay uses it; the
+// daemon passes none).
+type Observer interface {
+	Observe(o *Outcome)
+}
+
+// Config are a worker's settings.
+type Config struct {
+	ID    int
+	Burst int // frames per RxBurst, at most MaxBurst
+	// AcceptNonIP forwards frames that carry no IP (ARP, LLDP) untracked;
+	// otherwise they are dropped with reason not_ip.
+	AcceptNonIP bool
+	// ExpireBudget is how many flow entries the incremental sweep
+	// examines per burst.
+	ExpireBudget int
+	// FrameClock makes the capture timestamps of received frames the
+	// clock (offline replay); otherwise Clock is read once per burst.
+	FrameClock bool
+}
+
+// Worker is one core's pipeline. Everything in it is owned by the
+// goroutine that calls Poll; other goroutines read only its published
+// counter snapshot.
+type Worker struct {
+	cfg      Config
+	bindings []Binding
+	tracker  *conntrack.Tracker
+	ruleset  *atomic.Pointer[rules.Ruleset]
+	clock    Clock
+	observer Observer
+
+	frames  [MaxBurst]port.Frame
+	parsed  [MaxBurst]packet.Parsed
+	hashes  [MaxBurst]uint64
+	results [MaxBurst]conntrack.Result
+	txq     [MaxBurst]port.Frame
+	drop    [MaxBurst]port.Frame
+	outcome Outcome
+
+	counters Counters
+	n        uint64
+
+	snapMu   sync.Mutex
+	snap     Counters
+	snapSkip int
+
+	// requests carries control-path work (listing or flushing entries)
+	// that must run on the worker's own goroutine; Poll runs at most one
+	// per call, between bursts.
+	requests chan func(*conntrack.Tracker)
+}
+
+// Do runs fn on the worker's goroutine between two bursts and waits for
+// it. fn must do a bounded amount of work (a chunk of a listing, say):
+// the worker forwards nothing while it runs.
+func (w *Worker) Do(fn func(*conntrack.Tracker)) {
+	done := make(chan struct{})
+	w.requests <- func(t *conntrack.Tracker) { fn(t); close(done) }
+	<-done
+}
+
+// serve runs one pending control request, if any.
+func (w *Worker) serve() {
+	select {
+	case fn := <-w.requests:
+		fn(w.tracker)
+	default:
+	}
+}
+
+// NewWorker builds a worker over its bindings, tracker and the shared
+// ruleset pointer.
+func NewWorker(cfg Config, bindings []Binding, tracker *conntrack.Tracker, ruleset *atomic.Pointer[rules.Ruleset], clock Clock, obs Observer) *Worker {
+	if cfg.Burst <= 0 || cfg.Burst > MaxBurst {
+		cfg.Burst = 32
+	}
+	if cfg.ExpireBudget <= 0 {
+		cfg.ExpireBudget = 64
+	}
+	return &Worker{cfg: cfg, bindings: bindings, tracker: tracker, ruleset: ruleset, clock: clock, observer: obs,
+		requests: make(chan func(*conntrack.Tracker))}
+}
+
+// Tracker returns the worker's connection tracker (owner goroutine only).
+func (w *Worker) Tracker() *conntrack.Tracker { return w.tracker }
+
+// Poll runs one burst on every binding and returns how many frames it
+// received. It never allocates (except when a new ruleset generation
+// resizes the per-rule counters).
+func (w *Worker) Poll() int {
+	total := 0
+	for i := range w.bindings {
+		total += w.pollBinding(&w.bindings[i])
+	}
+	w.serve()
+	return total
+}
+
+// Done reports whether every binding's source is exhausted (finite ports).
+func (w *Worker) Done() bool {
+	for i := range w.bindings {
+		if !w.bindings[i].In.Done() {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *Worker) pollBinding(b *Binding) int {
+	frames := w.frames[:w.cfg.Burst]
+	n := b.In.RxBurst(b.Queue, frames)
+	w.counters.observeBurst(n)
+	if n == 0 {
+		if !w.cfg.FrameClock {
+			w.tracker.Expire(w.clock.NowMillis(), w.cfg.ExpireBudget)
+		}
+		return 0
+	}
+	rs := w.ruleset.Load()
+	w.adoptRuleset(rs)
+	var now uint32
+	if !w.cfg.FrameClock {
+		now = w.clock.NowMillis()
+	}
+	link := b.In.LinkType()
+	linker, perFrameLink := b.In.(frameLinker)
+
+	// Pass 1: parse every frame, hash and prefetch the tracked ones.
+	for i := 0; i < n; i++ {
+		p := &w.parsed[i]
+		l := link
+		if perFrameLink {
+			l = linker.FrameLink(i)
+		}
+		r := packet.Parse(frames[i].Data, l, p)
+		w.results[i].Reason = r
+		if r == packet.ReasonNone {
+			w.hashes[i] = w.tracker.Hash(p)
+			w.tracker.Prefetch(w.hashes[i])
+		}
+	}
+
+	// Pass 2: track, classify, act, in arrival order.
+	ntx, ndrop := 0, 0
+	for i := 0; i < n; i++ {
+		f := &frames[i]
+		if w.cfg.FrameClock && f.Timestamp != 0 {
+			now = uint32(f.Timestamp / 1e6)
+		}
+		v := w.process(now, b, rs, &w.parsed[i], &w.results[i], f, w.hashes[i])
+		if v == VerdictAccept {
+			w.txq[ntx] = *f
+			ntx++
+		} else {
+			w.drop[ndrop] = *f
+			ndrop++
+		}
+	}
+	if ntx > 0 {
+		sent := b.Out.TxBurst(b.OutQ, w.txq[:ntx])
+		if sent < ntx {
+			w.counters.TxDropped += uint64(ntx - sent)
+			w.counters.ByReason[packet.ReasonTxFull] += uint64(ntx - sent)
+			b.Out.Free(w.txq[sent:ntx])
+		}
+	}
+	if ndrop > 0 {
+		b.In.Free(w.drop[:ndrop])
+	}
+	w.tracker.Expire(now, w.cfg.ExpireBudget)
+	w.maybePublish()
+	return n
+}
+
+// reachesTracker reports whether a parse failure lies beyond a sound IP
+// header: Linux's IP layer passes such packets on and conntrack marks them
+// INVALID, where a broken IP header never reaches conntrack at all.
+func reachesTracker(r packet.DropReason) bool {
+	switch r {
+	case packet.ReasonTCPTruncated, packet.ReasonTCPBadOffset, packet.ReasonTCPBadOptions,
+		packet.ReasonUDPTruncated, packet.ReasonUDPBadLength, packet.ReasonICMPTruncated,
+		packet.ReasonIPv6ExtTruncated:
+		return true
+	}
+	return false
+}
+
+// frameLinker is implemented by ports whose frames may differ in link
+// type (pcapng captures with several interfaces).
+type frameLinker interface {
+	FrameLink(i int) packet.LinkType
+}
+
+// process decides one frame's fate.
+func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Parsed, res *conntrack.Result, f *port.Frame, hash uint64) Verdict {
+	c := &w.counters
+	w.n++
+	size := uint64(len(f.Data))
+	c.Packets++
+	c.Bytes += size
+	o := &w.outcome
+	*o = Outcome{N: w.n, Timestamp: f.Timestamp, Rule: -1, Ruleset: rs}
+
+	if reason := res.Reason; reason != packet.ReasonNone && !reachesTracker(reason) {
+		// Never reached the tracker: not IP, or malformed.
+		c.NotTracked++
+		o.Reason = reason
+		o.Verdict = VerdictDrop
+		if reason == packet.ReasonNotIP && w.cfg.AcceptNonIP {
+			o.Verdict = VerdictAccept
+			o.Reason = packet.ReasonNone
+		}
+		return w.finish(o, size)
+	}
+
+	switch {
+	case res.Reason != packet.ReasonNone:
+		// A sound IP packet whose transport header is malformed: the
+		// tracker cannot identify it, so it is INVALID (the ruleset decides).
+		o.Tracked = true
+		o.State, o.Reason = ctstate.Invalid, res.Reason
+		res.State = ctstate.Invalid
+	case rs.NoTrack(p, b.InIndex):
+		o.Tracked = true
+		o.State = ctstate.Untracked
+	default:
+		w.tracker.Track(now, p, hash, res)
+		o.Tracked = true
+		o.State, o.Dir, o.Reason = res.State, res.Dir, res.Reason
+	}
+	c.ByState[o.State]++
+
+	m, cached := w.classify(rs, p, o, res, b.InIndex)
+	if cached {
+		c.CacheHits++
+	}
+	o.Rule = int(m.Rule)
+	switch m.Verdict {
+	case rules.Accept:
+		o.Verdict = VerdictAccept
+		if o.State != ctstate.Untracked {
+			if r := w.tracker.Confirm(now, p, res); r != packet.ReasonNone {
+				o.Verdict = VerdictDrop
+				o.Reason = r
+			}
+		}
+	case rules.Reject:
+		o.Verdict = VerdictReject
+		if o.Reason == packet.ReasonNone {
+			o.Reason = packet.ReasonRuleReject
+		}
+	default:
+		o.Verdict = VerdictDrop
+		if o.Reason == packet.ReasonNone {
+			o.Reason = packet.ReasonRuleDrop
+		}
+	}
+	if o.Verdict != VerdictAccept && res.Created {
+		w.tracker.Discard(res)
+	}
+	if m.Rule >= 0 && int(m.Rule) < len(c.RulePackets)-1 {
+		c.RulePackets[m.Rule]++
+		c.RuleBytes[m.Rule] += size
+	} else if n := len(c.RulePackets); n > 0 && m.Rule < 0 {
+		c.RulePackets[n-1]++
+		c.RuleBytes[n-1] += size
+	}
+	return w.finish(o, size)
+}
+
+func (w *Worker) finish(o *Outcome, size uint64) Verdict {
+	c := &w.counters
+	c.ByVerdict[o.Verdict]++
+	c.BytesVerdict[o.Verdict] += size
+	if o.Verdict != VerdictAccept {
+		c.ByReason[o.Reason]++
+	}
+	if w.observer != nil {
+		w.observer.Observe(o)
+	}
+	return o.Verdict
+}
+
+// Verdict-cache word layout: | generation tag (16) | verdict (2) | rule (14) |.
+// Zero means empty. Only ESTABLISHED packets use the cache: their verdict
+// depends on nothing that changes while the flow stays established, when
+// the ruleset says the decision was flow-invariant.
+const (
+	cacheRuleBits   = 14
+	cacheRuleMask   = 1<<cacheRuleBits - 1
+	cachePolicyRule = cacheRuleMask
+)
+
+func cacheTag(gen uint64) uint32 { return uint32(gen%0xffff) + 1 }
+
+func (w *Worker) classify(rs *rules.Ruleset, p *packet.Parsed, o *Outcome, res *conntrack.Result, inPort uint16) (rules.Match, bool) {
+	var slot *uint32
+	if o.State == ctstate.Established {
+		slot = w.tracker.VerdictCache(res)
+	}
+	if slot != nil && *slot != 0 {
+		word := *slot
+		tag := word >> 16
+		if tag == cacheTag(rs.Generation) || rs.KeepVerdicts {
+			m := rules.Match{Verdict: rules.Verdict(word >> cacheRuleBits & 3), Rule: int32(word & cacheRuleMask)}
+			if m.Rule == cachePolicyRule {
+				m.Rule = -1
+			}
+			if tag != cacheTag(rs.Generation) {
+				m.Rule = -1 // counted under the policy: the rule is of an older ruleset
+			}
+			return m, true
+		}
+	}
+	m := rs.Classify(p, o.State, o.Dir, inPort)
+	if slot != nil && m.Cacheable && m.Rule < cachePolicyRule {
+		rule := uint32(cachePolicyRule)
+		if m.Rule >= 0 {
+			rule = uint32(m.Rule)
+		}
+		*slot = cacheTag(rs.Generation)<<16 | uint32(m.Verdict)<<cacheRuleBits | rule
+	}
+	return m, false
+}
+
+// adoptRuleset resizes the per-rule counters when a new generation
+// arrives. It allocates only then, never per packet.
+func (w *Worker) adoptRuleset(rs *rules.Ruleset) {
+	c := &w.counters
+	if c.RulesGeneration == rs.Generation && c.RulePackets != nil {
+		return
+	}
+	n := len(rs.Rules()) + 1
+	c.RulesGeneration = rs.Generation
+	c.RulePackets = make([]uint64, n)
+	c.RuleBytes = make([]uint64, n)
+}
+
+// publishEvery is how many bursts pass between counter snapshots.
+const publishEvery = 64
+
+func (w *Worker) maybePublish() {
+	w.snapSkip++
+	if w.snapSkip < publishEvery {
+		return
+	}
+	if w.snapMu.TryLock() {
+		w.counters.copyTo(&w.snap)
+		w.snapMu.Unlock()
+		w.snapSkip = 0
+	}
+}
+
+// Publish makes the current counters visible to Snapshot at once (the
+// owner calls it when it stops or idles).
+func (w *Worker) Publish() {
+	w.snapMu.Lock()
+	w.counters.copyTo(&w.snap)
+	w.snapMu.Unlock()
+	w.snapSkip = 0
+}
+
+// Snapshot copies the last published counters into dst. Any goroutine
+// may call it; it never touches the live counters.
+func (w *Worker) Snapshot(dst *Counters) {
+	w.snapMu.Lock()
+	w.snap.copyTo(dst)
+	w.snapMu.Unlock()
+}
