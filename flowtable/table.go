@@ -58,13 +58,52 @@ const (
 // LoadFactor is the index load the table sustains at full capacity.
 const LoadFactor = float64(KeysPerBucket) / SlotsPerBucket
 
-// bucket is one cache line of the index. A slot is empty when its tag is 0.
+// bucket is one cache line of the index. meta packs twelve 16-bit lanes,
+// four per word, lowest lane first: lanes 0-9 are the slots' tags (0 marks
+// an empty slot), lane 10 the overflow count (keys whose home is at or
+// before this bucket that were placed after it), lane 11 is unused. Packing
+// by shifts rather than a [10]uint16 lets a lookup compare all ten tags with
+// three word operations (SWAR), on any byte order.
 type bucket struct {
-	tags     [SlotsPerBucket]uint16
-	overflow uint16 // keys whose home is at or before this bucket that were placed after it
-	_        uint16
-	refs     [SlotsPerBucket]uint32
+	meta [3]uint64
+	refs [SlotsPerBucket]uint32
 }
+
+const (
+	lanes16  = 0x0001_0001_0001_0001
+	low15    = 0x7fff_7fff_7fff_7fff
+	high1    = 0x8000_8000_8000_8000
+	overflow = 1 << 32 // one in meta[2]'s lane 10
+)
+
+// zeroLanes sets the high bit of every 16-bit lane of x that is zero (exact:
+// no false positives).
+func zeroLanes(x uint64) uint64 {
+	return ^((x&low15 + low15) | x) & high1
+}
+
+// compress gathers the high bits of four lanes (bits 15, 31, 47, 63) into
+// bits 0-3 (a multiply places each at 45+k without carries).
+func compress(m uint64) uint32 {
+	return uint32(((m >> 15) * (1<<45 | 1<<30 | 1<<15 | 1)) >> 45 & 0xf)
+}
+
+// match returns the slots whose tag is tag, as a bitmask (bit i = slot i).
+// match(0) gives the empty slots.
+func (bk *bucket) match(tag uint16) uint32 {
+	b := uint64(tag) * lanes16
+	return compress(zeroLanes(bk.meta[0]^b)) |
+		compress(zeroLanes(bk.meta[1]^b))<<4 |
+		compress(zeroLanes(bk.meta[2]^b)&0x8000_8000)<<8
+}
+
+func (bk *bucket) setTag(i int, tag uint16) {
+	sh := 16 * uint(i&3)
+	w := &bk.meta[i>>2]
+	*w = *w&^(0xffff<<sh) | uint64(tag)<<sh
+}
+
+func (bk *bucket) overflow() uint64 { return bk.meta[2] >> 32 & 0xffff }
 
 const bucketSize = 64
 
@@ -331,11 +370,8 @@ func (t *Table[K, V]) PrefetchEntry(r Ref) {
 func (t *Table[K, V]) PrefetchEntryFor(hash uint64) {
 	b, tag := t.home(hash)
 	bk := t.bucket(b)
-	for i := range SlotsPerBucket {
-		if bk.tags[i] == tag {
-			t.PrefetchEntry(Ref(bk.refs[i]))
-			return
-		}
+	if m := bk.match(tag); m != 0 {
+		t.PrefetchEntry(Ref(bk.refs[bits.TrailingZeros32(m)]))
 	}
 }
 
@@ -369,14 +405,12 @@ func (t *Table[K, V]) Lookup(k K, hash uint64) Ref {
 	b, tag := t.home(hash)
 	for range MaxProbe {
 		bk := t.bucket(b)
-		for i := range SlotsPerBucket {
-			if bk.tags[i] == tag {
-				if r := Ref(bk.refs[i]); t.entry(r).Key == k {
-					return r
-				}
+		for m := bk.match(tag); m != 0; m &= m - 1 {
+			if r := Ref(bk.refs[bits.TrailingZeros32(m)]); t.entry(r).Key == k {
+				return r
 			}
 		}
-		if bk.overflow == 0 {
+		if bk.overflow() == 0 {
 			return 0
 		}
 		if b++; b == t.nb {
@@ -410,13 +444,10 @@ func (t *Table[K, V]) LookupBurst(keys []K, hashes []uint64, refs []Ref, prefetc
 		b, tag := t.home(h)
 		bk := t.bucket(b)
 		refs[i] = 0
-		for s := range SlotsPerBucket {
-			if bk.tags[s] == tag {
-				r := Ref(bk.refs[s])
-				refs[i] = r
-				t.PrefetchEntry(r)
-				break
-			}
+		if m := bk.match(tag); m != 0 {
+			r := Ref(bk.refs[bits.TrailingZeros32(m)])
+			refs[i] = r
+			t.PrefetchEntry(r)
 		}
 	}
 	for i := range keys {
@@ -457,11 +488,8 @@ func (t *Table[K, V]) alloc() Ref {
 func (t *Table[K, V]) findFree(home uint64) (b uint64, slot int, dist int, ok bool) {
 	b = home
 	for d := range MaxProbe {
-		bk := t.bucket(b)
-		for i := range SlotsPerBucket {
-			if bk.tags[i] == 0 {
-				return b, i, d, true
-			}
+		if m := t.bucket(b).match(0); m != 0 {
+			return b, bits.TrailingZeros32(m), d, true
 		}
 		if b++; b == t.nb {
 			b = 0
@@ -490,10 +518,10 @@ func (t *Table[K, V]) Insert(k K, hash uint64, now uint32) (r Ref, evicted bool)
 	e := t.entry(r)
 	*e = Entry[K, V]{Key: k}
 	bk := t.bucket(b)
-	bk.tags[slot] = tag
+	bk.setTag(slot, tag)
 	bk.refs[slot] = uint32(r)
 	for p, i := home, 0; i < dist; i++ {
-		t.bucket(p).overflow++
+		t.bucket(p).meta[2] += overflow
 		if p++; p == t.nb {
 			p = 0
 		}
@@ -515,11 +543,8 @@ func (t *Table[K, V]) evictNear(home uint64, now uint32) bool {
 	scanned := 0
 	for range MaxProbe {
 		bk := t.bucket(b)
-		for i := range SlotsPerBucket {
-			if bk.tags[i] == 0 {
-				continue
-			}
-			r := Ref(bk.refs[i])
+		for m := ^bk.match(0) & (1<<SlotsPerBucket - 1); m != 0; m &= m - 1 {
+			r := Ref(bk.refs[bits.TrailingZeros32(m)])
 			e := t.entry(r)
 			if e.Flags&FlagAssured == 0 || e.Flags&FlagClosing != 0 || Expired(e.Expires, now) {
 				t.unlink(r, e)
@@ -548,15 +573,21 @@ func (t *Table[K, V]) Delete(r Ref) {
 
 // unlink removes live entry r from the index and frees it.
 func (t *Table[K, V]) unlink(r Ref, e *Entry[K, V]) {
-	home, tag := t.home(e.Key.Hash())
+	t.unlinkHashed(r, e, e.Key.Hash())
+}
+
+// unlinkHashed is unlink given the entry key's hash.
+func (t *Table[K, V]) unlinkHashed(r Ref, e *Entry[K, V], hash uint64) {
+	home, tag := t.home(hash)
 	b := home
 	for d := range MaxProbe {
 		bk := t.bucket(b)
-		for i := range SlotsPerBucket {
-			if bk.tags[i] == tag && Ref(bk.refs[i]) == r {
-				bk.tags[i], bk.refs[i] = 0, 0
+		for m := bk.match(tag); m != 0; m &= m - 1 {
+			if i := bits.TrailingZeros32(m); Ref(bk.refs[i]) == r {
+				bk.setTag(i, 0)
+				bk.refs[i] = 0
 				for p, j := home, 0; j < d; j++ {
-					t.bucket(p).overflow--
+					t.bucket(p).meta[2] -= overflow
 					if p++; p == t.nb {
 						p = 0
 					}
@@ -602,6 +633,11 @@ func (t *Table[K, V]) Sweep(now uint32, budget int, onExpire func(r Ref, e *Entr
 		if span < 64 {
 			w &= 1<<span - 1
 		}
+		// Collect this word's expired entries and prefetch their buckets,
+		// then unlink them: the index misses overlap.
+		var refs [64]Ref
+		var hashes [64]uint64
+		n := 0
 		for w != 0 {
 			i := pos + uint32(bits.TrailingZeros64(w))
 			w &= w - 1
@@ -611,11 +647,17 @@ func (t *Table[K, V]) Sweep(now uint32, budget int, onExpire func(r Ref, e *Entr
 				if onExpire != nil {
 					onExpire(r, e)
 				}
-				t.unlink(r, e)
-				t.stats.Expiries++
-				deleted++
+				h := e.Key.Hash()
+				t.Prefetch(h)
+				refs[n], hashes[n] = r, h
+				n++
 			}
 		}
+		for j := range n {
+			t.unlinkHashed(refs[j], t.entry(refs[j]), hashes[j])
+		}
+		t.stats.Expiries += uint64(n)
+		deleted += n
 		pos += span
 		budget -= int(span)
 	}

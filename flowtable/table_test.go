@@ -41,7 +41,7 @@ func checkInvariants(t *testing.T, tb *table4) {
 	for b := range tb.nb {
 		bk := tb.bucket(b)
 		for i := range SlotsPerBucket {
-			if bk.tags[i] == 0 {
+			if bk.tag(i) == 0 {
 				if bk.refs[i] != 0 {
 					t.Fatalf("bucket %d slot %d: empty tag with ref %d", b, i, bk.refs[i])
 				}
@@ -53,8 +53,8 @@ func checkInvariants(t *testing.T, tb *table4) {
 			}
 			seen[r] = true
 			home, tag := tb.home(tb.entry(r).Key.Hash())
-			if tag != bk.tags[i] {
-				t.Fatalf("ref %d: tag %x, want %x", r, bk.tags[i], tag)
+			if tag != bk.tag(i) {
+				t.Fatalf("ref %d: tag %x, want %x", r, bk.tag(i), tag)
 			}
 			d := (b + tb.nb - home) % tb.nb
 			if d >= MaxProbe {
@@ -66,7 +66,7 @@ func checkInvariants(t *testing.T, tb *table4) {
 		}
 	}
 	for b := range tb.nb {
-		if got := tb.bucket(b).overflow; got != overflow[b] {
+		if got := tb.bucket(b).overflow(); got != uint64(overflow[b]) {
 			t.Fatalf("bucket %d overflow %d, want %d", b, got, overflow[b])
 		}
 	}
@@ -464,7 +464,7 @@ func TestFullLoadProbeLength(t *testing.T) {
 	for b := range tb.nb {
 		for d := range uint64(MaxProbe) {
 			misses++
-			if tb.bucket((b+d)%tb.nb).overflow == 0 {
+			if tb.bucket((b+d)%tb.nb).overflow() == 0 {
 				break
 			}
 		}
@@ -693,5 +693,50 @@ func TestSeedSpreadsCraftedCollisions(t *testing.T) {
 	}
 	if p := tb.Stats().MaxProbe; p > 4 {
 		t.Errorf("max probe %d", p)
+	}
+}
+
+func (bk *bucket) tag(i int) uint16 { return uint16(bk.meta[i>>2] >> (16 * uint(i&3))) }
+
+// TestBucketMatch checks the SWAR tag match against a plain loop.
+func TestBucketMatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for range 100000 {
+		var bk bucket
+		tags := make([]uint16, SlotsPerBucket)
+		for i := range tags {
+			switch rng.IntN(4) {
+			case 0: // empty
+			case 1:
+				tags[i] = 0x8000 | uint16(rng.IntN(2))
+			case 2:
+				tags[i] = uint16(rng.IntN(3))
+			default:
+				tags[i] = uint16(rng.Uint32())
+			}
+			bk.setTag(i, tags[i])
+		}
+		bk.meta[2] += overflow * uint64(rng.IntN(100))
+		bk.meta[2] |= uint64(rng.IntN(2)) << 48 // the unused lane must not match
+		probe := tags[rng.IntN(len(tags))]
+		if rng.IntN(4) == 0 {
+			probe = uint16(rng.Uint32())
+		}
+		for _, q := range []uint16{probe, 0} {
+			var want uint32
+			for i, tg := range tags {
+				if tg == q {
+					want |= 1 << i
+				}
+			}
+			if got := bk.match(q); got != want {
+				t.Fatalf("tags %x: match(%x) = %b, want %b", tags, q, got, want)
+			}
+		}
+		for i, tg := range tags {
+			if bk.tag(i) != tg {
+				t.Fatalf("tag(%d) = %x, want %x", i, bk.tag(i), tg)
+			}
+		}
 	}
 }
