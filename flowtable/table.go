@@ -437,21 +437,46 @@ func (t *Table[K, V]) LookupBurst(keys []K, hashes []uint64, refs []Ref, prefetc
 		}
 		return
 	}
-	for _, h := range hashes {
-		t.Prefetch(h)
+	for len(keys) > 0 {
+		n := min(len(keys), burstChunk)
+		t.lookupChunk(keys[:n], hashes[:n], refs[:n])
+		keys, hashes, refs = keys[n:], hashes[n:], refs[n:]
 	}
+}
+
+// burstChunk is the number of keys LookupBurst pipelines at once.
+const burstChunk = 64
+
+// absent marks a key known to be absent after the bucket pass (never a
+// valid ref: refs are at most MaxCapacity).
+const absent = Ref(1<<32 - 1)
+
+func (t *Table[K, V]) lookupChunk(keys []K, hashes []uint64, refs []Ref) {
+	var homes [burstChunk]uint64 // bucket<<16 | tag
+	hashes = hashes[:len(keys)]
+	refs = refs[:len(keys)]
 	for i, h := range hashes {
 		b, tag := t.home(h)
-		bk := t.bucket(b)
-		refs[i] = 0
-		if m := bk.match(tag); m != 0 {
+		homes[i] = b<<16 | uint64(tag)
+		prefetch(uintptr(t.buckets) + uintptr(b)*bucketSize)
+	}
+	for i := range refs {
+		bk := t.bucket(homes[i] >> 16)
+		if m := bk.match(uint16(homes[i])); m != 0 {
 			r := Ref(bk.refs[bits.TrailingZeros32(m)])
 			refs[i] = r
 			t.PrefetchEntry(r)
+		} else if bk.overflow() == 0 {
+			refs[i] = absent
+		} else {
+			refs[i] = 0
 		}
 	}
 	for i := range keys {
-		if r := refs[i]; r == 0 || t.entry(r).Key != keys[i] {
+		switch r := refs[i]; {
+		case r == absent:
+			refs[i] = 0
+		case r == 0 || t.entry(r).Key != keys[i]:
 			refs[i] = t.Lookup(keys[i], hashes[i])
 		}
 	}
