@@ -13,13 +13,16 @@ const (
 	VerdictAccept Verdict = iota
 	VerdictDrop
 	VerdictReject
+	// VerdictHold is a fragment held for reassembly: the frame that
+	// completes its datagram carries the datagram's verdict for it.
+	VerdictHold
 	numVerdicts
 )
 
 // NumVerdicts is the number of verdicts, for counter arrays.
 const NumVerdicts = int(numVerdicts)
 
-// String returns "accept", "drop" or "reject".
+// String returns "accept", "drop", "reject" or "hold".
 func (v Verdict) String() string {
 	switch v {
 	case VerdictAccept:
@@ -28,6 +31,8 @@ func (v Verdict) String() string {
 		return "drop"
 	case VerdictReject:
 		return "reject"
+	case VerdictHold:
+		return "hold"
 	}
 	return "unknown"
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/statewall/statewall/config/rules"
+	"github.com/statewall/statewall/dataplane/defrag"
 	"github.com/statewall/statewall/dataplane/packet"
 	"github.com/statewall/statewall/dataplane/port"
 	"github.com/statewall/statewall/flowtable/conntrack"
@@ -68,6 +69,27 @@ type Config struct {
 	// FrameClock makes the capture timestamps of received frames the
 	// clock (offline replay); otherwise Clock is read once per burst.
 	FrameClock bool
+	// Parse are the header checks (IPv4 header checksums are verified,
+	// zero taken as offloaded, as Linux's IP layer does, unless set).
+	Parse packet.Options
+	// Defrag sizes fragment reassembly; fragments are reassembled before
+	// tracking, as Linux's conntrack does.
+	Defrag defrag.Config
+}
+
+// heldFrame is a fragment waiting for the rest of its datagram.
+type heldFrame struct {
+	frame    port.Frame
+	port     port.Port // where it came from (to free it)
+	datagram defrag.Handle
+}
+
+// Retainer is implemented by ports whose received buffers are reused by
+// the next burst: Retain makes frame i of the last burst outlive it (a
+// fragment held for reassembly). Ports whose buffers live until Free
+// (DPDK mbufs, memory) need not implement it.
+type Retainer interface {
+	Retain(i int)
 }
 
 // Worker is one core's pipeline. Everything in it is owned by the
@@ -91,6 +113,13 @@ type Worker struct {
 
 	counters Counters
 	n        uint64
+
+	defrag  *defrag.Reassembler
+	held    []heldFrame // fragments held for reassembly, oldest first
+	expired [16]defrag.Handle
+	reasm   packet.Parsed // the reassembled datagram being classified
+	heldTx  []port.Frame  // scratch for releasing a datagram's fragments
+	one     [1]port.Frame
 
 	snapMu   sync.Mutex
 	snap     Counters
@@ -129,8 +158,14 @@ func NewWorker(cfg Config, bindings []Binding, tracker *conntrack.Tracker, rules
 	if cfg.ExpireBudget <= 0 {
 		cfg.ExpireBudget = 64
 	}
+	if cfg.Parse == (packet.Options{}) {
+		cfg.Parse.IPv4Checksum = packet.ChecksumVerifyNonZero
+	}
 	return &Worker{cfg: cfg, bindings: bindings, tracker: tracker, ruleset: ruleset, clock: clock, observer: obs,
-		requests: make(chan func(*conntrack.Tracker))}
+		requests: make(chan func(*conntrack.Tracker)),
+		defrag:   defrag.New(cfg.Defrag),
+		held:     make([]heldFrame, 0, 256),
+		heldTx:   make([]port.Frame, 0, 256)}
 }
 
 // Tracker returns the worker's connection tracker (owner goroutine only).
@@ -184,9 +219,9 @@ func (w *Worker) pollBinding(b *Binding) int {
 		if perFrameLink {
 			l = linker.FrameLink(i)
 		}
-		r := packet.Parse(frames[i].Data, l, p)
+		r := packet.ParseWith(frames[i].Data, l, w.cfg.Parse, p)
 		w.results[i].Reason = r
-		if r == packet.ReasonNone {
+		if r == packet.ReasonNone && !p.Fragment.Is {
 			w.hashes[i] = w.tracker.Hash(p)
 			w.tracker.Prefetch(w.hashes[i])
 		}
@@ -194,12 +229,24 @@ func (w *Worker) pollBinding(b *Binding) int {
 
 	// Pass 2: track, classify, act, in arrival order.
 	ntx, ndrop := 0, 0
+	if !w.cfg.FrameClock {
+		w.expireFragments(now)
+	}
 	for i := 0; i < n; i++ {
 		f := &frames[i]
 		if w.cfg.FrameClock && f.Timestamp != 0 {
 			now = uint32(f.Timestamp / 1e6)
+			w.expireFragments(now)
 		}
-		v := w.process(now, b, rs, &w.parsed[i], &w.results[i], f, w.hashes[i])
+		var v Verdict
+		if p := &w.parsed[i]; w.results[i].Reason == packet.ReasonNone && p.Fragment.Is {
+			v = w.fragment(now, b, rs, i, f)
+		} else {
+			v = w.process(now, b, rs, p, &w.results[i], f, w.hashes[i])
+		}
+		if v == VerdictHold {
+			continue
+		}
 		if v == VerdictAccept {
 			w.txq[ntx] = *f
 			ntx++
@@ -224,17 +271,114 @@ func (w *Worker) pollBinding(b *Binding) int {
 	return n
 }
 
-// reachesTracker reports whether a parse failure lies beyond a sound IP
-// header: Linux's IP layer passes such packets on and conntrack marks them
-// INVALID, where a broken IP header never reaches conntrack at all.
-func reachesTracker(r packet.DropReason) bool {
-	switch r {
-	case packet.ReasonTCPTruncated, packet.ReasonTCPBadOffset, packet.ReasonTCPBadOptions,
-		packet.ReasonUDPTruncated, packet.ReasonUDPBadLength, packet.ReasonICMPTruncated,
-		packet.ReasonIPv6ExtTruncated:
-		return true
+// fragment runs frame i, an IP fragment, through reassembly. A held
+// fragment waits (VerdictHold); the fragment that completes its datagram
+// carries the verdict of the reassembled datagram, which then applies to
+// every held fragment of it: accepted fragments leave as they came (Linux
+// forwards the fragments, not the datagram).
+func (w *Worker) fragment(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
+	r := w.defrag.Add(now, &w.parsed[i])
+	switch r.Status {
+	case defrag.StatusHeld:
+		if rt, ok := b.In.(Retainer); ok {
+			rt.Retain(i)
+		}
+		w.held = append(w.held, heldFrame{frame: *f, port: b.In, datagram: r.Datagram})
+		c := &w.counters
+		w.n++
+		c.Packets++
+		c.Bytes += uint64(len(f.Data))
+		c.NotTracked++
+		o := &w.outcome
+		*o = Outcome{N: w.n, Timestamp: f.Timestamp, Rule: -1, Ruleset: rs, Verdict: VerdictHold, Reason: packet.ReasonFragHeld}
+		return w.finish(o, uint64(len(f.Data)))
+	case defrag.StatusComplete:
+		q := &w.reasm
+		res := &w.results[i]
+		res.Reason = packet.ParseWith(r.Frame, packet.LinkRawIP, w.cfg.Parse, q)
+		// The reassembled datagram keeps the outer frame's VLAN tags.
+		q.VLANs, q.VLAN = w.parsed[i].VLANs, w.parsed[i].VLAN
+		var h uint64
+		if res.Reason == packet.ReasonNone {
+			h = w.tracker.Hash(q)
+		}
+		v := w.process(now, b, rs, q, res, f, h)
+		w.releaseDatagram(r.Datagram, v == VerdictAccept, b)
+		return v
+	case defrag.StatusDropped:
+		if r.Datagram != 0 {
+			w.releaseDatagram(r.Datagram, false, b)
+		}
+		c := &w.counters
+		w.n++
+		c.Packets++
+		c.Bytes += uint64(len(f.Data))
+		c.NotTracked++
+		o := &w.outcome
+		*o = Outcome{N: w.n, Timestamp: f.Timestamp, Rule: -1, Ruleset: rs, Verdict: VerdictDrop, Reason: r.Reason}
+		return w.finish(o, uint64(len(f.Data)))
 	}
-	return false
+	// StatusPass: classify the fragment as it is.
+	if r.Datagram != 0 {
+		w.releaseDatagram(r.Datagram, false, b)
+	}
+	return w.process(now, b, rs, &w.parsed[i], &w.results[i], f, w.tracker.Hash(&w.parsed[i]))
+}
+
+// releaseDatagram sends (accept) or frees the held fragments of d.
+func (w *Worker) releaseDatagram(d defrag.Handle, accept bool, b *Binding) {
+	keep := w.held[:0]
+	w.heldTx = w.heldTx[:0]
+	for _, h := range w.held {
+		switch {
+		case h.datagram != d:
+			keep = append(keep, h)
+		case accept:
+			w.heldTx = append(w.heldTx, h.frame)
+		default:
+			w.freeOne(h)
+			w.counters.ByReason[packet.ReasonFragHeld]++
+		}
+	}
+	w.held = keep
+	if len(w.heldTx) > 0 {
+		sent := b.Out.TxBurst(b.OutQ, w.heldTx)
+		if sent < len(w.heldTx) {
+			w.counters.TxDropped += uint64(len(w.heldTx) - sent)
+			w.counters.ByReason[packet.ReasonTxFull] += uint64(len(w.heldTx) - sent)
+			b.Out.Free(w.heldTx[sent:])
+		}
+	}
+}
+
+func (w *Worker) freeOne(h heldFrame) {
+	w.one[0] = h.frame
+	h.port.Free(w.one[:])
+}
+
+// expireFragments frees the held fragments of datagrams that timed out.
+func (w *Worker) expireFragments(now uint32) {
+	if len(w.held) == 0 && w.defrag.InProgress() == 0 {
+		return
+	}
+	for {
+		n := w.defrag.Expire(now, w.expired[:])
+		for _, d := range w.expired[:n] {
+			keep := w.held[:0]
+			for _, h := range w.held {
+				if h.datagram == d {
+					w.freeOne(h)
+					w.counters.ByReason[packet.ReasonFragTimeout]++
+				} else {
+					keep = append(keep, h)
+				}
+			}
+			w.held = keep
+		}
+		if n < len(w.expired) {
+			return
+		}
+	}
 }
 
 // frameLinker is implemented by ports whose frames may differ in link
@@ -253,7 +397,7 @@ func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Pa
 	o := &w.outcome
 	*o = Outcome{N: w.n, Timestamp: f.Timestamp, Rule: -1, Ruleset: rs}
 
-	if reason := res.Reason; reason != packet.ReasonNone && !reachesTracker(reason) {
+	if reason := res.Reason; reason != packet.ReasonNone && reason.IPLayerDrop() {
 		// Never reached the tracker: not IP, or malformed.
 		c.NotTracked++
 		o.Reason = reason
@@ -267,8 +411,9 @@ func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Pa
 
 	switch {
 	case res.Reason != packet.ReasonNone:
-		// A sound IP packet whose transport header is malformed: the
-		// tracker cannot identify it, so it is INVALID (the ruleset decides).
+		// A sound IP packet whose transport header is malformed: Linux's
+		// IP layer passes it on and conntrack cannot identify it, so it
+		// is INVALID (the ruleset decides).
 		o.Tracked = true
 		o.State, o.Reason = ctstate.Invalid, res.Reason
 		res.State = ctstate.Invalid

@@ -35,19 +35,7 @@ type Reader struct {
 // LinkOf maps a capture link type to the parser's; ok is false for link
 // types the engine cannot read.
 func LinkOf(lt layers.LinkType) (packet.LinkType, bool) {
-	switch lt {
-	case layers.LinkTypeEthernet:
-		return packet.LinkEthernet, true
-	case layers.LinkTypeLinuxSLL:
-		return packet.LinkLinuxSLL, true
-	case layers.LinkTypeRaw, layers.LinkType(12), layers.LinkTypeIPv4, layers.LinkTypeIPv6:
-		return packet.LinkRawIP, true
-	case layers.LinkTypeNull:
-		return packet.LinkNull, true
-	case layers.LinkTypeLoop:
-		return packet.LinkLoop, true
-	}
-	return 0, false
+	return packet.LinkTypeFromDLT(uint32(lt))
 }
 
 // Open opens a capture file: pcap (either byte order, micro- or
@@ -218,6 +206,12 @@ func (p *Port) TxBurst(_ int, frames []port.Frame) int {
 		p.stats.TxBytes += uint64(len(frames[i].Data))
 	}
 	return len(frames)
+}
+
+// Retain makes frame i of the last burst outlive the burst (a fragment
+// held for reassembly): its slot gets a fresh buffer.
+func (p *Port) Retain(i int) {
+	p.bufs[i] = make([]byte, 0, 2048)
 }
 
 // Free releases frames; the slot buffers are reused.
