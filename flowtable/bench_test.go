@@ -79,7 +79,7 @@ func fill(b *testing.B, tb *table4, n int, rng *rand.Rand) []Key4 {
 }
 
 // clock measures a benchmark's thread CPU time next to its wall time.
-type clock struct{ start int64 }
+type clock struct{ begin, paused int64 }
 
 // startClock locks the benchmark to its thread and resets the timers.
 func startClock(b *testing.B) *clock {
@@ -87,17 +87,29 @@ func startClock(b *testing.B) *clock {
 	b.Cleanup(runtime.UnlockOSThread)
 	b.ReportAllocs()
 	b.ResetTimer()
-	return &clock{start: threadCPU()}
+	return &clock{begin: threadCPU()}
+}
+
+// stop stops the benchmark timer and the CPU clock.
+func (c *clock) stop(b *testing.B) {
+	b.StopTimer()
+	c.paused = threadCPU()
+}
+
+// start restarts them.
+func (c *clock) start(b *testing.B) {
+	c.begin += threadCPU() - c.paused
+	b.StartTimer()
 }
 
 // report adds the rate per second of wall time (unit) and the CPU ns per op
 // and rate per CPU second ("cpu-" + unit).
 func (c *clock) report(b *testing.B, ops int, unit string) {
-	cpu := threadCPU() - c.start
+	cpu := threadCPU() - c.begin
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(ops)/s/1e6, unit)
 	}
-	if c.start >= 0 && cpu > 0 {
+	if c.begin >= 0 && cpu > 0 {
 		b.ReportMetric(float64(cpu)/float64(ops), "cpu-ns/op")
 		b.ReportMetric(float64(ops)/(float64(cpu)/1e9)/1e6, "cpu-"+unit)
 	}
@@ -221,9 +233,9 @@ func BenchmarkInsert(b *testing.B) {
 					e.Expires, e.Value.W[0] = 120000, 1
 				}
 				done += n
-				b.StopTimer()
+				c.stop(b)
 				tb.Reset()
-				b.StartTimer()
+				c.start(b)
 			}
 			c.report(b, b.N, "Minserts/s")
 		})
@@ -299,12 +311,12 @@ func BenchmarkSweep(b *testing.B) {
 		c := startClock(b)
 		for done := 0; done < b.N; done += budget {
 			if tb.Len() == 0 {
-				b.StopTimer()
+				c.stop(b)
 				for _, k := range keys {
 					r, _ := tb.Insert(k, k.Hash(), 0)
 					tb.Entry(r).Expires = 100
 				}
-				b.StartTimer()
+				c.start(b)
 			}
 			tb.Sweep(200, budget, onExpire)
 		}
