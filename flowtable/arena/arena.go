@@ -39,7 +39,8 @@ func (p Pages) String() string {
 
 // Alloc maps bytes of zeroed memory, from 2 MiB hugepages if it can (huge is
 // true) and from ordinary pages otherwise; huge false is the caller's cue to
-// log a warning. The memory is released with Free.
+// log a warning. All of it is faulted in before Alloc returns, so the data
+// path never takes a page fault. The memory is released with Free.
 func Alloc(bytes int64) (mem []byte, huge bool, err error) {
 	return AllocPages(bytes, PagesHuge)
 }

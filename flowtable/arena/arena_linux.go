@@ -34,6 +34,11 @@ func AllocPages(bytes int64, pages Pages) (mem []byte, huge bool, err error) {
 	}
 	// Advice is best effort: a kernel without THP refuses it harmlessly.
 	_ = syscall.Madvise(m, advice)
+	// Fault every page in now (after the advice, which decides the page
+	// size), so that the data path never takes a page fault.
+	for i := 0; i < len(m); i += syscall.Getpagesize() {
+		m[i] = 0
+	}
 	return m[:bytes], false, nil
 }
 
