@@ -265,6 +265,19 @@ func (t *Tracker) Prefetch(h uint64) {
 	}
 }
 
+// PrefetchEntry starts loading the entry a packet with hash h most likely
+// belongs to. It reads the index bucket, so call it in a second pass over
+// the burst, after Prefetch: Hash+Prefetch all, PrefetchEntry all, Track
+// all.
+func (t *Tracker) PrefetchEntry(h uint64) {
+	if t.t4.tb.PrefetchUseful() {
+		t.t4.tb.PrefetchEntryFor(h)
+	}
+	if t.t6.tb.PrefetchUseful() {
+		t.t6.tb.PrefetchEntryFor(h)
+	}
+}
+
 // Track classifies packet p at time now (milliseconds, wrapping), with h
 // from Hash(p), and writes the outcome to r. It updates or creates the
 // connection's entry; see the package comment.
