@@ -10,14 +10,23 @@ import (
 // AllocPages maps bytes of zeroed memory under the given page policy. huge
 // reports that the mapping is backed by reserved hugepages (MAP_HUGETLB).
 func AllocPages(bytes int64, pages Pages) (mem []byte, huge bool, err error) {
+	return allocPages(bytes, pages, mmapHuge)
+}
+
+// mmapHuge maps n bytes (a multiple of HugePageSize) of reserved hugepages.
+// MAP_POPULATE faults them in; the mapping fails when too few are free.
+func mmapHuge(n int64) ([]byte, error) {
+	return syscall.Mmap(-1, 0, int(n), syscall.PROT_READ|syscall.PROT_WRITE,
+		syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_HUGETLB|syscall.MAP_POPULATE)
+}
+
+// allocPages is AllocPages with the hugepage mapping injected (tests make it fail).
+func allocPages(bytes int64, pages Pages, huge func(n int64) ([]byte, error)) ([]byte, bool, error) {
 	if bytes <= 0 {
 		return nil, false, fmt.Errorf("arena: size %d must be positive", bytes)
 	}
 	if pages == PagesHuge {
-		n := roundUp(bytes, HugePageSize)
-		m, err := syscall.Mmap(-1, 0, int(n), syscall.PROT_READ|syscall.PROT_WRITE,
-			syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_HUGETLB|syscall.MAP_POPULATE)
-		if err == nil {
+		if m, err := huge(roundUp(bytes, HugePageSize)); err == nil {
 			return m[:bytes], true, nil
 		}
 		// No (or not enough) reserved hugepages: fall back to ordinary pages.
