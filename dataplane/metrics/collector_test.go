@@ -106,6 +106,8 @@ statewall_packets_total{verdict="accept",worker="0"} 30
 statewall_packets_total{verdict="accept",worker="1"} 300
 statewall_packets_total{verdict="drop",worker="0"} 8
 statewall_packets_total{verdict="drop",worker="1"} 0
+statewall_packets_total{verdict="hold",worker="0"} 0
+statewall_packets_total{verdict="hold",worker="1"} 0
 statewall_packets_total{verdict="reject",worker="0"} 2
 statewall_packets_total{verdict="reject",worker="1"} 0
 # HELP statewall_burst_size Frames received per poll of a queue.

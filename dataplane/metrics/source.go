@@ -15,19 +15,20 @@ import (
 )
 
 // NumVerdicts is the number of verdicts a worker counts, in the order of
-// VerdictNames (pipeline.Verdict's order: accept, drop, reject).
-const NumVerdicts = 3
+// VerdictNames (pipeline.Verdict's order: accept, drop, reject, hold).
+const NumVerdicts = 4
 
 // Indexes of Counters.ByVerdict and BytesVerdict.
 const (
 	VerdictAccept = 0
 	VerdictDrop   = 1
 	VerdictReject = 2
+	VerdictHold   = 3 // a fragment held for reassembly
 )
 
 // VerdictNames are the label values of the verdict label, indexed like
 // Counters.ByVerdict. They equal pipeline.Verdict.String().
-var VerdictNames = [NumVerdicts]string{"accept", "drop", "reject"}
+var VerdictNames = [NumVerdicts]string{"accept", "drop", "reject", "hold"}
 
 // Counters is one worker's counter snapshot as the collector reads it. Its
 // fields mirror pipeline.Counters (same names and meaning) so that the
