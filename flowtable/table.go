@@ -679,10 +679,12 @@ func (t *Table[K, V]) Sweep(now uint32, budget int, onExpire func(r Ref, e *Entr
 			}
 		}
 		for j := range n {
-			t.unlinkHashed(refs[j], t.entry(refs[j]), hashes[j])
+			if t.isLive(refs[j]) { // in case onExpire deleted it after all
+				t.unlinkHashed(refs[j], t.entry(refs[j]), hashes[j])
+				t.stats.Expiries++
+				deleted++
+			}
 		}
-		t.stats.Expiries += uint64(n)
-		deleted += n
 		pos += span
 		budget -= int(span)
 	}
@@ -691,13 +693,17 @@ func (t *Table[K, V]) Sweep(now uint32, budget int, onExpire func(r Ref, e *Entr
 }
 
 // Range calls fn for every live entry, in entry order, until fn returns
-// false. fn must not insert; it may delete the entry it is given.
+// false. fn may delete entries (deleted ones are not visited); entries it
+// inserts may or may not be visited.
 func (t *Table[K, V]) Range(fn func(r Ref, e *Entry[K, V]) bool) {
 	for wi := range t.live {
 		w := t.live[wi]
 		for w != 0 {
 			i := uint32(wi*64 + bits.TrailingZeros64(w))
 			w &= w - 1
+			if !t.isLive(Ref(i + 1)) {
+				continue
+			}
 			if !fn(Ref(i+1), t.entry(Ref(i+1))) {
 				return
 			}

@@ -670,6 +670,18 @@ func TestRangeStopsAndDeletes(t *testing.T) {
 	if tb.Len() != 50 {
 		t.Fatalf("Len %d after deleting in Range", tb.Len())
 	}
+	// Deleting other entries: the deleted ones are not visited.
+	visited := 0
+	tb.Range(func(r Ref, e *Entry[Key4, tcpState]) bool {
+		visited++
+		if r%4 == 1 {
+			tb.Delete(r + 2)
+		}
+		return true
+	})
+	if visited != 25 || tb.Len() != 25 {
+		t.Fatalf("visited %d, Len %d; want 25, 25", visited, tb.Len())
+	}
 	checkInvariants(t, tb)
 }
 
