@@ -75,6 +75,9 @@ type Config struct {
 	// Defrag sizes fragment reassembly; fragments are reassembled before
 	// tracking, as Linux's conntrack does.
 	Defrag defrag.Config
+	// NoVerdictCache classifies every packet (for tests and benchmarks
+	// that measure what the cache saves).
+	NoVerdictCache bool
 }
 
 // heldFrame is a fragment waiting for the rest of its datagram.
@@ -478,33 +481,42 @@ func (w *Worker) finish(o *Outcome, size uint64) Verdict {
 	return o.Verdict
 }
 
-// Verdict-cache word layout: | generation tag (16) | verdict (2) | rule (14) |.
-// Zero means empty. Only ESTABLISHED packets use the cache: their verdict
-// depends on nothing that changes while the flow stays established, when
-// the ruleset says the decision was flow-invariant.
+// The verdict cache is one 32-bit word per connection, shared by both
+// directions:
+//
+//	| generation tag (12) | valid: original (1) | valid: reply (1) | verdict (2) | rule (16) |
+//
+// Zero means empty. It holds one decision (rule and verdict) and says for
+// which directions it stands; a direction whose packets another rule
+// decides is simply not cached. Only ESTABLISHED packets use it, and only
+// when the ruleset says the decision depended on nothing but
+// flow-invariant fields, so a cached verdict is the one Classify would
+// give again until the ruleset changes (a new generation tag).
 const (
-	cacheRuleBits   = 14
-	cacheRuleMask   = 1<<cacheRuleBits - 1
-	cachePolicyRule = cacheRuleMask
+	cacheTagShift   = 20
+	cacheValidShift = 18
+	cacheVerdShift  = 16
+	cachePolicyRule = 0xffff
 )
 
-func cacheTag(gen uint64) uint32 { return uint32(gen%0xffff) + 1 }
+func cacheTag(gen uint64) uint32 { return uint32(gen%0xfff) + 1 }
 
 func (w *Worker) classify(rs *rules.Ruleset, p *packet.Parsed, o *Outcome, res *conntrack.Result, inPort uint16) (rules.Match, bool) {
 	var slot *uint32
-	if o.State == ctstate.Established {
+	if o.State == ctstate.Established && !w.cfg.NoVerdictCache {
 		slot = w.tracker.VerdictCache(res)
 	}
-	if slot != nil && *slot != 0 {
+	tag := cacheTag(rs.Generation)
+	valid := uint32(1) << (cacheValidShift + 1 - uint(o.Dir)) // original: bit 19, reply: bit 18
+	if slot != nil && *slot&valid != 0 {
 		word := *slot
-		tag := word >> 16
-		if tag == cacheTag(rs.Generation) || rs.KeepVerdicts {
-			m := rules.Match{Verdict: rules.Verdict(word >> cacheRuleBits & 3), Rule: int32(word & cacheRuleMask)}
-			if m.Rule == cachePolicyRule {
-				m.Rule = -1
-			}
-			if tag != cacheTag(rs.Generation) {
-				m.Rule = -1 // counted under the policy: the rule is of an older ruleset
+		current := word>>cacheTagShift == tag
+		if current || rs.KeepVerdicts {
+			m := rules.Match{Verdict: rules.Verdict(word >> cacheVerdShift & 3), Rule: int32(word & 0xffff)}
+			if m.Rule == cachePolicyRule || !current {
+				// The policy decided, or a rule of an older ruleset did
+				// (its index means nothing now): count it under the policy.
+				m.Rule = rules.NoRule
 			}
 			return m, true
 		}
@@ -515,7 +527,14 @@ func (w *Worker) classify(rs *rules.Ruleset, p *packet.Parsed, o *Outcome, res *
 		if m.Rule >= 0 {
 			rule = uint32(m.Rule)
 		}
-		*slot = cacheTag(rs.Generation)<<16 | uint32(m.Verdict)<<cacheRuleBits | rule
+		decision := uint32(m.Verdict)<<cacheVerdShift | rule
+		word := *slot
+		switch {
+		case word>>cacheTagShift != tag:
+			*slot = tag<<cacheTagShift | valid | decision
+		case word&(3<<cacheVerdShift|0xffff) == decision:
+			*slot = word | valid
+		}
 	}
 	return m, false
 }

@@ -1,0 +1,260 @@
+package pipeline_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/statewall/statewall/config"
+	"github.com/statewall/statewall/config/rules"
+	"github.com/statewall/statewall/dataplane/engine"
+	"github.com/statewall/statewall/dataplane/packet/packettest"
+	"github.com/statewall/statewall/dataplane/pipeline"
+	"github.com/statewall/statewall/dataplane/port/memport"
+	"github.com/statewall/statewall/flowtable/ctstate"
+)
+
+const testRules = `
+[[port]]
+name = "lan"
+device = "net_null0"
+role = "inside"
+peer = "wan"
+
+[[port]]
+name = "wan"
+device = "net_null1"
+role = "outside"
+peer = "lan"
+
+[policy]
+forward = "drop"
+
+[[rule]]
+name = "established"
+ct_state = ["ESTABLISHED", "RELATED"]
+action = "accept"
+
+[[rule]]
+name = "invalid"
+ct_state = "INVALID"
+action = "drop"
+
+[[rule]]
+name = "web"
+ct_state = "NEW"
+proto = "tcp"
+dport = 80
+action = "accept"
+
+[[rule]]
+name = "dns"
+ct_state = "NEW"
+proto = "udp"
+dport = 53
+action = "accept"
+
+[[rule]]
+name = "ping"
+ct_state = "NEW"
+proto = "icmp"
+action = "accept"
+`
+
+type fixedClock struct{ now uint32 }
+
+func (c *fixedClock) NowMillis() uint32 { return c.now }
+
+type record struct {
+	verdict pipeline.Verdict
+	rule    int
+	state   ctstate.State
+	dir     ctstate.Dir
+}
+
+type recorder struct{ got []record }
+
+func (r *recorder) Observe(o *pipeline.Outcome) {
+	r.got = append(r.got, record{o.Verdict, o.Rule, o.State, o.Dir})
+}
+
+func newWorker(t testing.TB, rulesText string, frames [][]byte, cfg pipeline.Config, obs pipeline.Observer, record bool, opts ...memport.Option) (*pipeline.Worker, *memport.Port, *atomic.Pointer[rules.Ruleset]) {
+	t.Helper()
+	c, err := config.Parse("test.toml", []byte(rulesText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := engine.NewShared(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := shared.NewTracker(1, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := memport.New("lan", frames, opts...)
+	var outOpts []memport.Option
+	if record {
+		outOpts = append(outOpts, memport.Record())
+	}
+	out := memport.New("wan", nil, outOpts...)
+	w := pipeline.NewWorker(cfg, []pipeline.Binding{{In: in, Out: out}}, tr, &shared.Ruleset, &fixedClock{now: 1000}, obs)
+	return w, out, &shared.Ruleset
+}
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// flows returns the frames of n TCP connections to port 80 with data.
+func flows(n, segments int) [][]byte {
+	var out [][]byte
+	for i := 0; i < n; i++ {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), uint16(10000+i))
+		out = append(out, packettest.Handshake(c, ap("198.19.0.2:80"), segments)...)
+	}
+	return out
+}
+
+func TestWorkerForwardsAllowedAndDropsTheRest(t *testing.T) {
+	frames := flows(2, 3)
+	frames = append(frames,
+		packettest.Frame(packettest.Spec{Src: ap("198.18.0.9:1234"), Dst: ap("198.19.0.2:22"), Proto: "tcp", Flags: packettest.SYN, Seq: 1}),
+		packettest.Frame(packettest.Spec{Src: ap("198.18.0.9:1234"), Dst: ap("198.19.0.2:80"), Proto: "tcp", Flags: packettest.SYN | packettest.ACK, Seq: 1}),
+		packettest.Frame(packettest.Spec{Src: ap("198.18.0.9:1234"), Dst: ap("198.19.0.2:53"), Proto: "udp"}),
+		packettest.Frame(packettest.Spec{Src: ap("198.19.0.2:53"), Dst: ap("198.18.0.9:1234"), Proto: "udp"}),
+	)
+	rec := &recorder{}
+	w, out, _ := newWorker(t, testRules, frames, pipeline.Config{Burst: 4}, rec, true)
+	for !w.Done() {
+		w.Poll()
+	}
+	w.Publish()
+	want := 2*9 + 2 // both connections and the DNS exchange pass
+	if got := len(out.Sent()); got != want {
+		t.Errorf("forwarded %d frames, want %d", got, want)
+	}
+	n := len(rec.got)
+	tail := rec.got[n-4:]
+	if tail[0].verdict != pipeline.VerdictDrop || tail[0].state != ctstate.New {
+		t.Errorf("SYN to port 22: %+v, want a dropped NEW", tail[0])
+	}
+	if tail[1].verdict != pipeline.VerdictDrop || tail[1].state != ctstate.Invalid {
+		t.Errorf("stray SYN|ACK: %+v, want a dropped INVALID", tail[1])
+	}
+	if tail[3].state != ctstate.Established || tail[3].dir != ctstate.Reply {
+		t.Errorf("DNS answer: %+v, want ESTABLISHED reply", tail[3])
+	}
+	var c pipeline.Counters
+	w.Snapshot(&c)
+	if c.Packets != uint64(len(frames)) || c.ByVerdict[pipeline.VerdictAccept] != uint64(want) {
+		t.Errorf("counters: packets %d accepted %d, want %d and %d", c.Packets, c.ByVerdict[pipeline.VerdictAccept], len(frames), want)
+	}
+	var rulePackets uint64
+	for _, v := range c.RulePackets {
+		rulePackets += v
+	}
+	if rulePackets != uint64(len(frames)) {
+		t.Errorf("rule counters sum to %d, want %d", rulePackets, len(frames))
+	}
+}
+
+// TestVerdictCacheAgreesWithClassifier runs the same mixed traffic with and
+// without the per-flow verdict cache, across ruleset reloads, and expects
+// the same verdict and rule for every packet.
+func TestVerdictCacheAgreesWithClassifier(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var frames [][]byte
+	conns := flows(20, 5)
+	// Interleave connections so cached and uncached packets mix.
+	rnd.Shuffle(len(conns)/11, func(i, j int) {
+		for k := 0; k < 11; k++ {
+			conns[i*11+k], conns[j*11+k] = conns[j*11+k], conns[i*11+k]
+		}
+	})
+	frames = append(frames, conns...)
+	alt := strings.Replace(testRules, `[[rule]]
+name = "established"`, `[[rule]]
+name = "reply-only"
+ct_state = "ESTABLISHED"
+ct_direction = "reply"
+proto = "tcp"
+dport = 10005
+action = "drop"
+
+[[rule]]
+name = "established"`, 1)
+	run := func(cache bool) []record {
+		rec := &recorder{}
+		w, _, ptr := newWorker(t, testRules, frames, pipeline.Config{Burst: 8, NoVerdictCache: !cache}, rec, false)
+		other, err := config.Parse("alt.toml", []byte(alt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gen := uint64(2)
+		for polls := 0; !w.Done(); polls++ {
+			if polls%3 == 2 { // reload: alternate rulesets
+				var rs *rules.Ruleset
+				if gen%2 == 0 {
+					rs, err = rules.Compile(other, gen)
+				} else {
+					rs, err = rules.Compile(ptr.Load().Config(), gen)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				ptr.Store(rs)
+				gen++
+			}
+			w.Poll()
+		}
+		return rec.got
+	}
+	with, without := run(true), run(false)
+	if len(with) != len(without) {
+		t.Fatalf("%d vs %d outcomes", len(with), len(without))
+	}
+	for i := range with {
+		if with[i] != without[i] {
+			t.Fatalf("packet %d: with cache %+v, without %+v", i+1, with[i], without[i])
+		}
+	}
+}
+
+// TestWorkerZeroAllocs checks that a burst of established traffic through
+// the whole pipeline (parse, track, classify, forward) allocates nothing.
+func TestWorkerZeroAllocs(t *testing.T) {
+	for _, cache := range []bool{true, false} {
+		t.Run(fmt.Sprintf("cache=%v", cache), func(t *testing.T) {
+			frames := flows(64, 4)
+			w, _, _ := newWorker(t, testRules, frames, pipeline.Config{Burst: 32, NoVerdictCache: !cache}, nil, false, memport.Loop())
+			for i := 0; i < 200; i++ { // set up every connection, warm the counters
+				w.Poll()
+			}
+			if a := testing.AllocsPerRun(200, func() { w.Poll() }); a != 0 {
+				t.Errorf("%v allocations per burst, want 0", a)
+			}
+		})
+	}
+}
+
+func BenchmarkWorkerEstablished(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
+			all := flows(n, 4)
+			w, _, _ := newWorker(b, testRules, all, pipeline.Config{Burst: 32}, nil, false, memport.Loop())
+			for i := 0; i < len(all)/32+2; i++ {
+				w.Poll()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			pkts := 0
+			for i := 0; i < b.N; i++ {
+				pkts += w.Poll()
+			}
+			b.ReportMetric(float64(pkts)/b.Elapsed().Seconds()/1e6, "Mpps")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(pkts), "ns/pkt")
+		})
+	}
+}
