@@ -87,6 +87,9 @@ func TestICMPEcho(t *testing.T) {
 	if r := track(tr, 2000, req); r.State != ctstate.Established || r.Dir != ctstate.Original {
 		t.Fatalf("second request: %+v", r)
 	}
+	if r := track(tr, 2000, icmpPacket(cliAddr, srvAddr, packet.ICMPEchoReply, 7)); r.State != ctstate.Invalid {
+		t.Fatalf("a reply in the query's direction: %+v", r)
+	}
 	if e, _ := entryOf(tr, req.Tuple); e.Timeout != 30*time.Second {
 		t.Fatalf("timeout: %+v", e)
 	}

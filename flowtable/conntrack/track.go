@@ -358,6 +358,12 @@ func (f *famTable[K]) trackICMP(t *Tracker, now uint32, p *packet.Parsed, h uint
 		return
 	}
 	dir := dirOf(srcIsB, e.Flags)
+	if dir == ctstate.Original && role == icmpReply {
+		// A reply travelling the query's way matches neither of Linux's
+		// tuples, and a reply cannot start a connection.
+		r.State, r.Reason = ctstate.Invalid, packet.ReasonICMPUnsolicited
+		return
+	}
 	r.State, r.Dir, r.ref = packetState(e.Flags, dir), dir, ref
 	e.Expires = now + timeout
 	if dir == ctstate.Reply {

@@ -1,0 +1,160 @@
+package conntrack
+
+import (
+	"encoding/binary"
+	"net"
+	"testing"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"github.com/statewall/statewall/dataplane/packet"
+	"github.com/statewall/statewall/flowtable/ctstate"
+)
+
+// frameTCP builds an Ethernet/IPv4/TCP frame with gopacket.
+func frameTCP(t testing.TB, src, dst string, sp, dp uint16, syn, ack, fin, rst bool, seq, an uint32, payload int) []byte {
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.ParseIP(src), DstIP: net.ParseIP(dst)}
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(sp), DstPort: layers.TCPPort(dp), SYN: syn, ACK: ack, FIN: fin, RST: rst, Seq: seq, Ack: an, Window: 65535}
+	if syn {
+		tcp.Options = []layers.TCPOption{
+			{OptionType: layers.TCPOptionKindWindowScale, OptionLength: 3, OptionData: []byte{7}},
+			{OptionType: layers.TCPOptionKindSACKPermitted, OptionLength: 2},
+		}
+	}
+	if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+		t.Fatal(err)
+	}
+	buf := gopacket.NewSerializeBuffer()
+	err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		eth, ip, tcp, gopacket.Payload(make([]byte, payload)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// frameICMPError builds an ICMP destination-unreachable frame quoting q
+// (an IPv4 frame as frameTCP builds it).
+func frameICMPError(t testing.TB, src, dst string, q []byte) []byte {
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 3}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: net.ParseIP(src), DstIP: net.ParseIP(dst)}
+	ic := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 4)}
+	buf := gopacket.NewSerializeBuffer()
+	quote := q[14:min(len(q), 14+28)]
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		eth, ip, ic, gopacket.Payload(quote)); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// joinFrames packs frames as the fuzz input: a 2-byte length, then the frame.
+func joinFrames(frames ...[]byte) []byte {
+	var out []byte
+	for _, f := range frames {
+		out = binary.BigEndian.AppendUint16(out, uint16(len(f)))
+		out = append(out, f...)
+	}
+	return out
+}
+
+func seedConversation(t testing.TB) [][]byte {
+	c, s := "198.18.0.1", "198.19.0.1"
+	syn := frameTCP(t, c, s, 40000, 80, true, false, false, false, 1000, 0, 0)
+	return [][]byte{
+		syn,
+		frameTCP(t, s, c, 80, 40000, true, true, false, false, 5000, 1001, 0),
+		frameTCP(t, c, s, 40000, 80, false, true, false, false, 1001, 5001, 0),
+		frameTCP(t, c, s, 40000, 80, false, true, false, false, 1001, 5001, 100),
+		frameICMPError(t, "198.18.255.254", c, syn),
+		frameTCP(t, s, c, 80, 40000, false, true, true, false, 5001, 1101, 0),
+		frameTCP(t, c, s, 40000, 80, false, false, false, true, 1101, 0, 0),
+	}
+}
+
+// TestCraftedFrames runs gopacket-built frames through packet.Parse and
+// the tracker: handshake, data, an ICMP error quoting the SYN, FIN, RST.
+func TestCraftedFrames(t *testing.T) {
+	tr := newTracker(t, nil)
+	want := []struct {
+		state ctstate.State
+		tcp   TCPState
+	}{
+		{ctstate.New, TCPSynSent}, {ctstate.Established, TCPSynRecv}, {ctstate.Established, TCPEstablished},
+		{ctstate.Established, TCPEstablished}, {ctstate.Related, TCPNone}, {ctstate.Established, TCPFinWait},
+		{ctstate.Established, TCPClose},
+	}
+	var p packet.Parsed
+	var r Result
+	for i, f := range seedConversation(t) {
+		if pr := packet.Parse(f, packet.LinkEthernet, &p); pr != packet.ReasonNone {
+			t.Fatalf("frame %d: parse %v", i, pr)
+		}
+		tr.Track(uint32(1000+i), &p, tr.Hash(&p), &r)
+		if r.State != want[i].state || r.TCPState != want[i].tcp {
+			t.Errorf("frame %d: %+v, want %v %v", i, r, want[i].state, want[i].tcp)
+		}
+	}
+	if s := tr.t4.tb.Entry(1).Value.tdScale(0); s != 7 {
+		t.Errorf("window scale %d, want 7 (both SYNs carried it)", s)
+	}
+}
+
+// FuzzTrack feeds sequences of frames through Parse and Track (with
+// Confirm, Discard and Expire in between) and checks that nothing panics
+// and the tracker's invariants hold.
+func FuzzTrack(f *testing.F) {
+	f.Add(joinFrames(seedConversation(f)...))
+	f.Add(joinFrames(seedConversation(f)[4]))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		o := DefaultOptions()
+		o.Capacity4, o.Capacity6 = 8, 8
+		tr, err := New(o, nil, []HelperBinding{{Proto: packet.ProtoTCP, Port: 80, Helper: &recHelper{}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p packet.Parsed
+		var r Result
+		now := uint32(0xfffff000) // wraps during the run
+		for len(in) >= 2 {
+			n := int(binary.BigEndian.Uint16(in))
+			in = in[2:]
+			if n > len(in) {
+				n = len(in)
+			}
+			frame := in[:n]
+			in = in[n:]
+			now += uint32(n) * 97
+			if packet.Parse(frame, packet.LinkEthernet, &p) != packet.ReasonNone {
+				continue
+			}
+			tr.Track(now, &p, tr.Hash(&p), &r)
+			if int(r.State) >= ctstate.NumStates {
+				t.Fatalf("state %d", r.State)
+			}
+			if (r.State == ctstate.Invalid) != (r.Reason != packet.ReasonNone) && r.State != ctstate.Untracked {
+				t.Fatalf("state %v with reason %q", r.State, r.Reason)
+			}
+			if n%3 == 0 {
+				tr.Discard(&r)
+			} else {
+				tr.Confirm(now, &p, &r)
+				if vc := tr.VerdictCache(&r); vc != nil {
+					*vc = uint32(n)
+				}
+			}
+			tr.Expire(now, 4)
+		}
+		v4, v6 := tr.Len()
+		if v4 > 8 || v6 > 8 {
+			t.Fatalf("len %d %d", v4, v6)
+		}
+		tr.Range(func(e EntryInfo) bool { _ = e.String(); return true })
+		tr.Flush(nil)
+		if tr.hp.n != 0 {
+			t.Fatalf("%d helper slots leaked", tr.hp.n)
+		}
+	})
+}
