@@ -1,0 +1,150 @@
+// Command gen writes a pcap of many established TCP flows for the I/O
+// benchmarks (perf/scripts/bench-io.sh): every flow's three-way handshake,
+// then rounds of data segments in both directions. Packets are interleaved
+// across flows phase by phase (all SYNs, all SYN-ACKs, all ACKs, then each
+// data round over all flows), so that consecutive packets belong to
+// different flows, as on a busy link, and a flow table sees its whole
+// working set on every pass.
+//
+//	go run ./perf/gen -flows 10000 -rounds 20 -o /tmp/flows-10k.pcap
+//
+// Flow i runs from 198.18.0.0+(i mod 65536), port 1024+i/65536, to
+// 198.19.0.(1+i mod 254) port 80 (benchmark addresses, RFC 2544).
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+)
+
+// Frame addressing of the two sides.
+var (
+	clientMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
+	serverMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}
+)
+
+// serverPort is the destination port of every flow.
+const serverPort = 80
+
+// maxFlows keeps client ports below 65536 (1024 + flows/65536).
+const maxFlows = 64000 * 65536
+
+// flow is one connection's addresses and initial sequence numbers.
+type flow struct {
+	client, server       net.IP
+	cport                uint16
+	clientISN, serverISN uint32
+}
+
+func flowAt(i int) flow {
+	c := make(net.IP, 4)
+	binary.BigEndian.PutUint32(c, 198<<24|18<<16|uint32(i%65536))
+	s := net.IPv4(198, 19, 0, byte(1+i%254)).To4()
+	h := uint32(i)*2654435761 + 12345
+	return flow{client: c, server: s, cport: uint16(1024 + i/65536), clientISN: h, serverISN: h ^ 0x5bd1e995}
+}
+
+// writer serializes segments into the capture with increasing timestamps.
+type writer struct {
+	w       *pcapgo.Writer
+	buf     gopacket.SerializeBuffer
+	ts      time.Time
+	payload []byte
+	packets int
+}
+
+// segment writes one TCP segment of f; fromClient says its direction.
+func (w *writer) segment(f flow, fromClient bool, seq, ack uint32, syn, ackFlag bool, data []byte) error {
+	eth := layers.Ethernet{SrcMAC: clientMAC, DstMAC: serverMAC, EthernetType: layers.EthernetTypeIPv4}
+	ip := layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: f.client, DstIP: f.server, Flags: layers.IPv4DontFragment}
+	tcp := layers.TCP{SrcPort: layers.TCPPort(f.cport), DstPort: serverPort, Seq: seq, Ack: ack, SYN: syn, ACK: ackFlag, Window: 65535}
+	if !fromClient {
+		eth.SrcMAC, eth.DstMAC = serverMAC, clientMAC
+		ip.SrcIP, ip.DstIP = f.server, f.client
+		tcp.SrcPort, tcp.DstPort = serverPort, layers.TCPPort(f.cport)
+	}
+	if len(data) > 0 {
+		tcp.PSH = true
+	}
+	if err := tcp.SetNetworkLayerForChecksum(&ip); err != nil {
+		return err
+	}
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	if err := gopacket.SerializeLayers(w.buf, opts, &eth, &ip, &tcp, gopacket.Payload(data)); err != nil {
+		return err
+	}
+	b := w.buf.Bytes()
+	w.ts = w.ts.Add(time.Microsecond)
+	w.packets++
+	return w.w.WritePacket(gopacket.CaptureInfo{Timestamp: w.ts, CaptureLength: len(b), Length: len(b)}, b)
+}
+
+func run() error {
+	flows := flag.Int("flows", 10000, "number of TCP flows")
+	rounds := flag.Int("rounds", 1, "data rounds per flow after the handshake (one segment each way per round)")
+	payload := flag.Int("payload", 6, "TCP payload bytes per data segment (6 makes 60-byte frames)")
+	out := flag.String("o", "", "output pcap file (required)")
+	flag.Parse()
+	if *out == "" || *flows <= 0 || *flows > maxFlows || *rounds < 0 || *payload < 0 || *payload > 1400 {
+		flag.Usage()
+		return fmt.Errorf("bad arguments")
+	}
+	file, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	bw := bufio.NewWriterSize(file, 1<<20)
+	pw := pcapgo.NewWriter(bw)
+	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		return err
+	}
+	w := &writer{w: pw, buf: gopacket.NewSerializeBuffer(), ts: time.Unix(1700000000, 0), payload: make([]byte, *payload)}
+	for i := range w.payload {
+		w.payload[i] = 'a' + byte(i%26)
+	}
+	n, p := *flows, uint32(*payload)
+	phases := []func(f flow) error{
+		func(f flow) error { return w.segment(f, true, f.clientISN, 0, true, false, nil) },
+		func(f flow) error { return w.segment(f, false, f.serverISN, f.clientISN+1, true, true, nil) },
+		func(f flow) error { return w.segment(f, true, f.clientISN+1, f.serverISN+1, false, true, nil) },
+	}
+	for r := range *rounds {
+		r := uint32(r)
+		phases = append(phases,
+			func(f flow) error {
+				return w.segment(f, true, f.clientISN+1+r*p, f.serverISN+1+r*p, false, true, w.payload)
+			},
+			func(f flow) error {
+				return w.segment(f, false, f.serverISN+1+r*p, f.clientISN+1+(r+1)*p, false, true, w.payload)
+			})
+	}
+	for _, phase := range phases {
+		for i := range n {
+			if err := phase(flowAt(i)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "gen: %d flows, %d packets -> %s\n", n, w.packets, *out)
+	return file.Close()
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+}
