@@ -208,12 +208,16 @@ func (c *classifier) lookupTree(k *keys) (int, bool) {
 	ready := false
 	cacheable := true
 	ni := len(c.inv)
-	for _, r := range t.leaf(&tk) {
-		if b := t.box[r]; b.n != notSimple {
-			i := b.start
-			end := i + uint32(b.n)
+	stream := t.leaf(&tk)
+	for j := 0; j < len(stream); {
+		h := &stream[j]
+		r := int32(h.lo)
+		j++
+		if n := int(h.hi); n != notSimple {
+			end := j + n
+			i := j
 			for i < end {
-				ch := &t.checks[i]
+				ch := &stream[i]
 				if v := tk[ch.dim]; v < ch.lo || v > ch.hi {
 					break
 				}
@@ -222,6 +226,7 @@ func (c *classifier) lookupTree(k *keys) (int, bool) {
 			if i == end {
 				return int(r), cacheable
 			}
+			j = end
 			continue
 		}
 		if !ready {
@@ -295,7 +300,10 @@ func (c *classifier) lookupScan(k *keys) (int, bool) {
 
 // build compiles a classifier over rules for a configuration with nports
 // ports.
-func build(rules []config.Rule, nports int) *classifier {
+func build(rules []config.Rule, nports int) *classifier { return buildWith(rules, nports, true) }
+
+// buildWith builds with or without the candidate tree.
+func buildWith(rules []config.Rule, nports int, withTree bool) *classifier {
 	n := len(rules)
 	c := &classifier{n: n, words: (n + 63) / 64}
 	c.variant = make([]uint64, c.words)
@@ -305,12 +313,20 @@ func build(rules []config.Rule, nports int) *classifier {
 			c.variant[i/64] |= 1 << (i % 64)
 		}
 	}
-	c.tree = buildTree(rules, nports)
+	if withTree {
+		c.tree = buildTree(rules, nports)
+	}
+	// With a tree, rules it checks by their boxes never read the bit
+	// vectors: leaving them out keeps the vectors to a few rows.
+	boxed := func(i int) bool { return c.tree != nil && c.tree.simple[i] }
 	for f := field(0); f < numFields; f++ {
 		wild := make(bitset, c.words)
 		var spans []span
 		used := false
 		for i := range rules {
+			if boxed(i) {
+				continue
+			}
 			s := fieldSpans(&rules[i].Match, f, i)
 			if s == nil {
 				wild.set(i)

@@ -27,9 +27,7 @@ func TestClassifyMatchesLinear(t *testing.T) {
 		}
 		// The same ruleset without its tree exercises the bit-vector scan.
 		scan := *rs
-		filter := *rs.filter
-		filter.tree = nil
-		scan.filter = &filter
+		scan.filter = buildWith(cfg.Rules, len(cfg.Ports), false)
 		if rs.filter.tree != nil {
 			trees++
 		}

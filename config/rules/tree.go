@@ -58,22 +58,23 @@ type treeNode struct {
 
 type tree struct {
 	nodes []treeNode
-	cands []int32
-	// Rules whose every field is one range (a single prefix, one port
-	// range, ...) and that look at no flow-variant field are checked
-	// against the tree keys directly: box[r] indexes their checks; the
-	// others (box[r].n == notSimple) go through the bit vectors.
-	box    []ruleBox
-	checks []boxCheck
+	// Leaves are runs of entries in one stream: per candidate rule a
+	// header {lo: rule, hi: number of checks, dim: headerDim} then its
+	// checks inline, so a leaf is scanned in one sequential sweep. Rules
+	// whose every field is one range (a single prefix, one port range, ...)
+	// and that look at no flow-variant field are checked against the tree
+	// keys right there; the others (hi == notSimple, no checks) go through
+	// the bit vectors.
+	stream []boxCheck
+	simple []bool // per rule: checked by its box
+	cands  int    // candidate entries, for the budget and summaries
 }
 
 // notSimple marks a rule checked through the bit vectors.
 const notSimple = 255
 
-type ruleBox struct {
-	start uint32
-	n     uint8
-}
+// headerDim marks a candidate header in the leaf stream.
+const headerDim = 254
 
 type boxCheck struct {
 	lo, hi uint64
@@ -87,20 +88,11 @@ func (p *ruleProj) simpleBox() ([]boxCheck, bool) {
 		return nil, false
 	}
 	var out []boxCheck
-	for _, d := range []int{tStateDir, tProto, tSport, tDport, tInPort, tVLAN} {
-		switch len(p.proj[d]) {
-		case 0:
-		case 1:
-			out = append(out, boxCheck{p.proj[d][0].lo, p.proj[d][0].hi, uint8(d)})
-		default:
-			return nil, false
-		}
-	}
 	fam := uint64(0)
 	for _, f := range []struct {
 		a            *addrProj
 		d4, dhi, dlo int
-	}{{&p.src, tSrc4, tSrc6Hi, tSrc6Lo}, {&p.dst, tDst4, tDst6Hi, tDst6Lo}} {
+	}{{&p.dst, tDst4, tDst6Hi, tDst6Lo}, {&p.src, tSrc4, tSrc6Hi, tSrc6Lo}} {
 		a := f.a
 		switch {
 		case a.any:
@@ -111,6 +103,15 @@ func (p *ruleProj) simpleBox() ([]boxCheck, bool) {
 			fam = 2
 			out = append(out, boxCheck{a.v6[0][0].lo, a.v6[0][0].hi, uint8(f.dhi)},
 				boxCheck{a.v6[0][1].lo, a.v6[0][1].hi, uint8(f.dlo)})
+		default:
+			return nil, false
+		}
+	}
+	for _, d := range []int{tDport, tSport, tProto, tStateDir, tInPort, tVLAN} {
+		switch len(p.proj[d]) {
+		case 0:
+		case 1:
+			out = append(out, boxCheck{p.proj[d][0].lo, p.proj[d][0].hi, uint8(d)})
 		default:
 			return nil, false
 		}
@@ -141,8 +142,8 @@ func (k *keys) treeKeys(tk *[numTreeDims]uint64) {
 	tk[tInPort], tk[tVLAN] = uint64(k.inPort), uint64(k.vlan)
 }
 
-// leaf walks the tree to the candidates for a packet.
-func (t *tree) leaf(tk *[numTreeDims]uint64) []int32 {
+// leaf walks the tree to the candidate stream for a packet.
+func (t *tree) leaf(tk *[numTreeDims]uint64) []boxCheck {
 	n := &t.nodes[0]
 	for n.dim != leafDim {
 		if tk[n.dim] <= n.thr {
@@ -151,7 +152,7 @@ func (t *tree) leaf(tk *[numTreeDims]uint64) []int32 {
 			n = &t.nodes[n.right]
 		}
 	}
-	return t.cands[n.left:n.right]
+	return t.stream[n.left:n.right]
 }
 
 // addrProj is one address field of a rule, for exact cover checks.
@@ -349,8 +350,9 @@ func (p *ruleProj) covers(reg *[numTreeDims]rng) bool {
 type treeBuilder struct {
 	t      tree
 	proj   []ruleProj
-	budget int // candidate entries plus nodes
-	work   int // rule visits left for choosing splits
+	boxes  [][]boxCheck // per rule: its checks when simple
+	budget int          // candidate entries plus nodes
+	work   int          // rule visits left for choosing splits
 	failed bool
 	scr    []uint64
 }
@@ -359,17 +361,14 @@ type treeBuilder struct {
 func buildTree(rules []config.Rule, nports int) *tree {
 	b := &treeBuilder{proj: make([]ruleProj, len(rules)), budget: 16*len(rules) + 1<<12, work: 1024*len(rules) + 1<<20}
 	root := make([]int32, 0, len(rules))
-	b.t.box = make([]ruleBox, len(rules))
+	b.t.simple = make([]bool, len(rules))
+	b.boxes = make([][]boxCheck, len(rules))
 	for i := range rules {
 		b.proj[i] = project(&rules[i].Match, i)
 		if !b.proj[i].never {
 			root = append(root, int32(i))
 		}
-		b.t.box[i].n = notSimple
-		if cs, ok := b.proj[i].simpleBox(); ok {
-			b.t.box[i] = ruleBox{start: uint32(len(b.t.checks)), n: uint8(len(cs))}
-			b.t.checks = append(b.t.checks, cs...)
-		}
+		b.boxes[i], b.t.simple[i] = b.proj[i].simpleBox()
 	}
 	reg := fullRange
 	reg[tInPort] = rng{0, uint64(nports)}
@@ -390,7 +389,7 @@ func (b *treeBuilder) node(reg *[numTreeDims]rng, rules []int32, depth int) int3
 		}
 	}
 	b.work -= len(rules) * numTreeDims
-	if len(b.t.cands)+len(b.t.nodes) > b.budget || b.work < 0 {
+	if b.t.cands+len(b.t.nodes) > b.budget || b.work < 0 {
 		b.failed = true
 		return id
 	}
@@ -399,9 +398,17 @@ func (b *treeBuilder) node(reg *[numTreeDims]rng, rules []int32, depth int) int3
 		dim, thr, ok = b.split(reg, rules)
 	}
 	if !ok {
-		start := int32(len(b.t.cands))
-		b.t.cands = append(b.t.cands, rules...)
-		b.t.nodes[id] = treeNode{left: start, right: int32(len(b.t.cands)), dim: leafDim}
+		start := int32(len(b.t.stream))
+		for _, r := range rules {
+			if b.t.simple[r] {
+				b.t.stream = append(b.t.stream, boxCheck{uint64(r), uint64(len(b.boxes[r])), headerDim})
+				b.t.stream = append(b.t.stream, b.boxes[r]...)
+			} else {
+				b.t.stream = append(b.t.stream, boxCheck{uint64(r), notSimple, headerDim})
+			}
+		}
+		b.t.cands += len(rules)
+		b.t.nodes[id] = treeNode{left: start, right: int32(len(b.t.stream)), dim: leafDim}
 		return id
 	}
 	var left, right []int32
