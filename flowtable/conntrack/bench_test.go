@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/statewall/statewall/dataplane/packet"
@@ -133,8 +134,11 @@ func BenchmarkTrackEstablished(b *testing.B) {
 			}
 			pos, round, reply := 0, uint32(0), false
 			invalid := 0
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0 := threadCPU()
 			for done := 0; done < b.N; done += burst {
 				for j := range burst {
 					i := int(f.perm[pos])
@@ -166,10 +170,10 @@ func BenchmarkTrackEstablished(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			reportCPU(b, cpu0)
 			if invalid > 0 {
 				b.Fatalf("%d packets not ESTABLISHED", invalid)
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/pkt")
 		})
 	}
 }
@@ -205,20 +209,34 @@ func BenchmarkTrackNewConnections(b *testing.B) {
 				start = o.Capacity4
 			}
 			refused := 0
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0 := threadCPU()
 			for i := range b.N {
 				if newSYN(tr, p, start+i, &r); r.State != ctstate.New {
 					refused++
 				}
 			}
 			b.StopTimer()
+			reportCPU(b, cpu0)
 			if refused > 0 {
 				b.Fatalf("%d SYNs refused", refused)
 			}
 			s := tr.Stats()
 			b.ReportMetric(float64(s.TCP.EarlyDrops)/float64(b.N), "evictions/op")
 		})
+	}
+}
+
+// reportCPU adds the thread CPU time per op (robust to a busy, shared
+// machine) and the packet rate it implies.
+func reportCPU(b *testing.B, cpu0 int64) {
+	if cpu1 := threadCPU(); cpu0 >= 0 && cpu1 > cpu0 {
+		ns := float64(cpu1-cpu0) / float64(b.N)
+		b.ReportMetric(ns, "cpu-ns/op")
+		b.ReportMetric(1e3/ns, "cpu-Mpps")
 	}
 }
 

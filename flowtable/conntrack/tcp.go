@@ -22,7 +22,7 @@ const (
 	TCPTimeWait
 	TCPClose
 	TCPSynSent2
-	NumTCPStates int = iota
+	NumTCPStates int = iota // the number of TCP states, for arrays indexed by TCPState
 )
 
 // Pseudo-states of the transition table: invalid (sIV) and ignore (sIG).
