@@ -3,6 +3,7 @@ package flowtable
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"reflect"
@@ -51,8 +52,9 @@ const (
 	MaxProbe = 8
 	// EvictionScan is the number of entries an early drop examines.
 	EvictionScan = 16
-	// MaxCapacity is the largest capacity (refs are 32-bit, 0 is none).
-	MaxCapacity = 1<<32 - 2
+	// MaxCapacity is the largest capacity (refs are 32-bit, 0 is none;
+	// on 32-bit platforms memory is the tighter limit).
+	MaxCapacity = min(1<<32-2, math.MaxInt)
 )
 
 // LoadFactor is the index load the table sustains at full capacity.
@@ -200,9 +202,9 @@ func Size[K Hashable, V any](capacity int) int64 {
 // CapacityFor returns the largest capacity whose table fits in budget bytes
 // (assuming 64-byte aligned memory).
 func CapacityFor[K Hashable, V any](budget int64) int {
-	lo, hi := 0, MaxCapacity
+	lo, hi := 0, int(MaxCapacity)
 	if per := int64(entryStride[K, V]()); budget/per < int64(hi) {
-		hi = int(budget / per)
+		hi = int(max(budget/per, 0))
 	}
 	for lo < hi {
 		mid := lo + (hi-lo+1)/2

@@ -17,7 +17,7 @@ func AllocPages(bytes int64, pages Pages) (mem []byte, huge bool, err error) {
 // MAP_POPULATE faults them in; the mapping fails when too few are free.
 func mmapHuge(n int64) ([]byte, error) {
 	return syscall.Mmap(-1, 0, int(n), syscall.PROT_READ|syscall.PROT_WRITE,
-		syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_HUGETLB|syscall.MAP_POPULATE)
+		syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|mapHugeTLB|syscall.MAP_POPULATE)
 }
 
 // allocPages is AllocPages with the hugepage mapping injected (tests make it fail).
