@@ -95,6 +95,12 @@ func icmpRoleOf(proto, typ uint8) icmpRole {
 // maxICMPType is Linux's NR_ICMP_TYPES: higher IPv4 types are INVALID.
 const maxICMPType = 18
 
+// hashOf returns the table hash of a tuple's key.
+func (f *famTable[K]) hashOf(tu *packet.Tuple, zone uint16) uint64 {
+	k, _ := f.mk(tu, zone)
+	return k.Hash()
+}
+
 // lookup finds the live entry of k (deleting it if expired at now).
 func (f *famTable[K]) lookup(t *Tracker, k K, h uint64, now uint32, proto uint8) (flowtable.Ref, *flowtable.Entry[K, Conn]) {
 	r := f.tb.Lookup(k, h)
@@ -334,6 +340,20 @@ func (f *famTable[K]) trackICMP(t *Tracker, now uint32, p *packet.Parsed, h uint
 		f.icmpError(t, now, p, h, r)
 		return
 	}
+	if !v4 && ic.Type == ndRedirect {
+		// An ND redirect quotes the redirected packet: RELATED to its
+		// connection, as an error is (Linux 6.x).
+		var in packet.Tuple
+		ok, bad := ndRedirectQuote(p, &in)
+		if ok {
+			f.relate(t, now, p, &in, r)
+			return
+		}
+		if bad != packet.ReasonNone {
+			r.State, r.Reason = ctstate.Invalid, bad
+			return
+		}
+	}
 	if role == icmpOther {
 		// Linux cannot invert such a tuple: no connection.
 		r.State, r.Reason = ctstate.Invalid, packet.ReasonICMPUnknownType
@@ -373,7 +393,7 @@ func (f *famTable[K]) trackICMP(t *Tracker, now uint32, p *packet.Parsed, h uint
 
 // icmpError relates an ICMP error to the connection of the packet it
 // quotes (Linux's nf_conntrack_inet_error).
-func (f *famTable[K]) icmpError(t *Tracker, now uint32, p *packet.Parsed, h uint64, r *Result) {
+func (f *famTable[K]) icmpError(t *Tracker, now uint32, p *packet.Parsed, _ uint64, r *Result) {
 	ic := &p.ICMP
 	if !ic.InnerOK {
 		r.State, r.Reason = ctstate.Invalid, ic.InnerReason
@@ -391,6 +411,14 @@ func (f *famTable[K]) icmpError(t *Tracker, now uint32, p *packet.Parsed, h uint
 			return
 		}
 	}
+	f.relate(t, now, p, in, r)
+}
+
+// relate finds the connection of the quoted tuple in: RELATED in the
+// direction of the inverted quote, INVALID when there is none or when the
+// error is not addressed to the quoted packet's sender.
+func (f *famTable[K]) relate(t *Tracker, now uint32, p *packet.Parsed, in *packet.Tuple, r *Result) {
+	h := f.hashOf(in, t.zone(p))
 	k, innerSrcIsB := f.mk(in, t.zone(p))
 	ref, e := f.lookup(t, k, h, now, in.Proto)
 	if e == nil {
