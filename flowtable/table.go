@@ -430,6 +430,8 @@ func (t *Table[K, V]) Lookup(k K, hash uint64) Ref {
 // or a key placed past its home bucket falls back to Lookup). Without
 // prefetch it is a plain loop of Lookup, faster when the table fits in the
 // caches: pass PrefetchUseful() (once per burst) to choose adaptively.
+// refs reflect the table as it was: when several packets of one new flow
+// share a burst, look a miss up again before inserting it.
 func (t *Table[K, V]) LookupBurst(keys []K, hashes []uint64, refs []Ref, prefetch bool) {
 	hashes = hashes[:len(keys)]
 	refs = refs[:len(keys)]
