@@ -14,8 +14,8 @@ import (
 func ndRedirectPacket(src, dst, quoteSrc, quoteDst netip.Addr, id uint16, hopLimit uint8, optType uint8) *packet.Parsed {
 	var f []byte
 	f = append(f, make([]byte, packet.IPv6Size)...) // the outer header (not read)
-	f = append(f, ndRedirect, 0, 0, 0, 0, 0, 0, 0)   // type, code, checksum, reserved
-	f = append(f, make([]byte, 32)...)               // target, destination
+	f = append(f, ndRedirect, 0, 0, 0, 0, 0, 0, 0)  // type, code, checksum, reserved
+	f = append(f, make([]byte, 32)...)              // target, destination
 	quote := make([]byte, packet.IPv6Size+8)
 	quote[0] = 0x60
 	binary.BigEndian.PutUint16(quote[4:], 8)
