@@ -25,4 +25,25 @@
 // nf_conntrack_proto_tcp.c is a named branch with a drop reason. Time is the
 // worker's wrapping millisecond clock, injected on every call. Nothing on the
 // per-packet path allocates.
+//
+// Deliberate deviations from the kernel, all forced by the 40-byte Conn or
+// by the flow table's canonical keys:
+//   - td_maxack is kept as a 16-bit distance below the peer's td_end; with
+//     more than 64 KiB unacknowledged it reads as td_end-65535, which only
+//     matters for the RST sequence check.
+//   - last_end and a challenge ACK's last_ack are compared through
+//     fingerprints (16 and 32 bits), and the retransmission count through
+//     an 8-bit fingerprint of (dir, seq, ack, end, window); a false match
+//     needs a collision (three in a row for the RETRANS cap).
+//   - The window of a SYN ignored outside SYN_SENT waits for its SYN/ACK
+//     in that direction's td_maxack slot, whose MAXACK flag is cleared
+//     until the direction's next ACK.
+//   - ICMP queries are keyed by addresses and id, not also by type: an
+//     echo request in the reply direction joins the existing flow where
+//     Linux would start another one.
+//   - SCTP, DCCP and UDP-Lite are tracked as generic protocols (no ports).
+//   - TCP flag and first-packet checks run before an entry is allocated,
+//     so a full table answers INVALID with the TCP reason for junk
+//     rather than table_full.
+//   - Conn has one verdict-cache word for both directions.
 package conntrack
