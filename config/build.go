@@ -451,8 +451,13 @@ func (d *decoder) rules(cfg *Config, section string, raw []rawRule, notrack bool
 	return out
 }
 
-// describe renders a rule's match in config syntax, for summaries.
-func (m *Match) String() string {
+// String renders the match in config syntax (input ports as "#index").
+func (m *Match) String() string { return m.describe(nil) }
+
+// Describe renders a match in config syntax with the file's port names.
+func (c *Config) Describe(m *Match) string { return m.describe(c.Ports) }
+
+func (m *Match) describe(ports []Port) string {
 	var parts []string
 	add := func(k, v string) { parts = append(parts, k+"="+v) }
 	if m.States != 0 {
@@ -492,9 +497,12 @@ func (m *Match) String() string {
 	if len(m.InPorts) > 0 {
 		ps := make([]string, len(m.InPorts))
 		for i, p := range m.InPorts {
-			ps[i] = fmt.Sprint(p)
+			ps[i] = fmt.Sprintf("#%d", p)
+			if int(p) < len(ports) {
+				ps[i] = ports[p].Name
+			}
 		}
-		add("in_port#", strings.Join(ps, ","))
+		add("in_port", strings.Join(ps, ","))
 	}
 	if len(m.ICMP) > 0 {
 		var ss []string

@@ -27,11 +27,14 @@ type benchInput struct {
 }
 
 // shapes of benchmark rulesets.
-var shapes = []string{"firewall", "mixed", "specific"}
+var shapes = []string{"firewall", "firewall-sets", "mixed", "specific"}
 
 func shapeConfig(g *gen, shape string, n int) *config.Config {
 	switch shape {
 	case "firewall":
+		return g.firewall(n)
+	case "firewall-sets":
+		g.sets = true
 		return g.firewall(n)
 	case "specific":
 		g.specific = true
@@ -55,7 +58,9 @@ func benchSetup(n int, shape string, npkts int) (*gen, *Ruleset, *benchInput) {
 }
 
 // BenchmarkClassify measures lookups on random rulesets: "firewall" is
-// shaped like a large enterprise firewall (see gen.firewall), "mixed" draws
+// shaped like a large enterprise firewall (see gen.firewall),
+// "firewall-sets" has a fifth of its rules name several networks and
+// ports (as set references expand), "mixed" draws
 // each field with odds 1/1..1/4, "specific" constrains proto, src, dst and
 // dport in every rule (ClassBench-like firewall rules); packets are drawn
 // mostly from inside random rules, so decisions come from deep rules.

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/statewall/statewall/config"
@@ -20,7 +21,7 @@ func TestClassifyMatchesLinear(t *testing.T) {
 	total, hits, uncacheable, depth, trees := 0, 0, 0, 0, 0
 	for i, n := range sizes {
 		g := newGen(uint64(i+1)*7919, i%4)
-		cfg := shapeConfig(g, shapes[i%3], n)
+		cfg := shapeConfig(g, shapes[i%len(shapes)], n)
 		rs, err := Compile(cfg, uint64(i))
 		if err != nil {
 			t.Fatal(err)
@@ -102,6 +103,31 @@ func TestClassifyAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per burst", allocs)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	cfg, err := config.Load("../../deploy/examples/appliance.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := Compile(cfg, 3)
+	var b strings.Builder
+	rs.Summary(&b)
+	for _, want := range []string{
+		"appliance.toml: generation 3, 12 rules, 1 notrack rules, 2 ports, existing connections: recheck\n",
+		"  port 1 outside0 device=\"0000:3b:00.1\" role=outside peer=inside0 queues=4 policy=drop\n",
+		"  notrack   0 snmp-notrack         proto=udp src=198.18.251.10/32,fd00:251::10/128 dport=161\n",
+		"  rule    4 outbound             accept ct_state=NEW in_port=inside0\n",
+		"  rule    7 admin-ssh            accept log ct_state=NEW proto=tcp src=198.18.250.0/28,fd00:250::/64 dport=22\n",
+		"  decision tree: ",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+	if got := rs.Rules()[5]; got.Name != "dmz-web" || got.Verdict != Accept || got.Line == 0 {
+		t.Errorf("Rules()[5] = %+v", got)
 	}
 }
 

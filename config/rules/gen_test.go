@@ -20,6 +20,8 @@ type gen struct {
 	// specific rulesets constrain proto, src, dst and dport in every
 	// rule (as ClassBench's firewall sets do), so packets hit deep rules.
 	specific bool
+	// sets makes a fifth of firewall rules multi-valued (set references).
+	sets bool
 }
 
 func newGen(seed uint64, nports int) *gen {
@@ -333,6 +335,16 @@ func (g *gen) firewall(n int) *config.Config {
 		}
 		if g.nports > 0 && g.chance(3) {
 			m.InPorts = []uint16{uint16(g.r.IntN(g.nports))}
+		}
+		if g.sets && g.chance(5) {
+			// A fifth of the rules name sets: several networks and ports.
+			for k := g.r.IntN(4); k >= 0; k-- {
+				m.Dst = append(m.Dst, net(v6, 0))
+			}
+			for k := g.r.IntN(3); k >= 0; k-- {
+				p := servicePorts[g.r.IntN(len(servicePorts))]
+				m.DstPorts = append(m.DstPorts, config.Range{Lo: p, Hi: p})
+			}
 		}
 		cfg.Rules = append(cfg.Rules, config.Rule{Name: fmt.Sprintf("r%d", i), Action: config.Action(g.r.IntN(3)), Match: m})
 	}

@@ -98,7 +98,7 @@ func Compile(cfg *config.Config, generation uint64) (*Ruleset, error) {
 	for i := range cfg.Rules {
 		r := &cfg.Rules[i]
 		rs.results[i] = Match{Rule: int32(i), Verdict: Verdict(r.Action), Log: r.Log}
-		rs.info[i] = RuleInfo{Name: r.Name, Verdict: Verdict(r.Action), Log: r.Log, Line: r.Line, Match: r.Match.String()}
+		rs.info[i] = RuleInfo{Name: r.Name, Verdict: Verdict(r.Action), Log: r.Log, Line: r.Line, Match: cfg.Describe(&r.Match)}
 	}
 	rs.policy = make([]Match, rs.nports+1)
 	for i := range rs.policy {
@@ -182,8 +182,15 @@ func (rs *Ruleset) Summary(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  classifier: %d-word bit vectors, fields (rows) %s, %d bytes\n",
 		rs.filter.words, strings.Join(fields, " "), rs.MemoryBytes())
-	for i, r := range cfg.NoTrack {
-		fmt.Fprintf(w, "  notrack %3d %-20s %s\n", i, r.Name, r.Match.String())
+	if t := rs.filter.tree; t != nil {
+		fmt.Fprintf(w, "  decision tree: %d nodes, %d candidate entries (%.1f per rule)\n",
+			len(t.nodes), t.cands, float64(t.cands)/float64(max(len(cfg.Rules), 1)))
+	} else if len(cfg.Rules) > 0 {
+		fmt.Fprintf(w, "  decision tree: none (rules overlap too much; lookups scan the bit vectors)\n")
+	}
+	for i := range cfg.NoTrack {
+		r := &cfg.NoTrack[i]
+		fmt.Fprintf(w, "  notrack %3d %-20s %s\n", i, r.Name, cfg.Describe(&r.Match))
 	}
 	for i, r := range rs.info {
 		log := ""
