@@ -1,18 +1,31 @@
 // Package rules compiles a validated configuration's rules into an
 // immutable Ruleset and classifies packets against it: iptables order,
-// first match wins, the policy decides the rest.
+// first match wins, the policy decides the rest. Classify does not
+// allocate and never scans the rules one by one.
 //
-// The classifier is the bit-vector scheme (Lakshman and Stiliadis,
-// SIGCOMM 1998) with aggregated bit vectors (Baboescu and Varghese,
-// SIGCOMM 2001): each field (ct state and direction, protocol, source and
-// destination address, ports, input port, VLAN, ICMP type/code, TCP flags)
-// has a lookup structure giving the bitset of rules its value satisfies
-// (direct tables for fields of up to 16 bits; elementary intervals with a
-// 16-bit first-level index for IPv4 and binary search for IPv6 addresses).
-// The first matching rule is the lowest bit of the intersection, found by
-// scanning 64-rule words in order; the aggregate vectors skip words where
-// some field has no candidate. Fields no rule constrains are left out.
-// Classify does not allocate.
+// Two published schemes work together:
+//
+//   - Bit vectors (Lakshman and Stiliadis, SIGCOMM 1998) with aggregated
+//     bit vectors (Baboescu and Varghese, SIGCOMM 2001): each field (ct
+//     state and direction, protocol, source and destination address, ports,
+//     input port, VLAN, ICMP type/code, TCP flags) maps the packet's value
+//     to the bitset of rules that accept it (direct tables for fields of up
+//     to 16 bits, elementary intervals with a 16-bit first-level index for
+//     IPv4, binary search for IPv6). The first matching rule is the lowest
+//     bit of the intersection, found word by word in rule order; the
+//     aggregate vectors skip words where some field has no candidate.
+//   - A HyperSplit decision tree (Qi et al., INFOCOM 2009) over the
+//     flow-invariant fields narrows a packet to a leaf of a few candidate
+//     rules, kept in rule order and cut after the first rule that surely
+//     matches the whole leaf. Rules whose every field is a single range
+//     are checked in the leaf against their box directly; the others test
+//     their bit in each field's vector. When rules overlap so much that the
+//     tree would replicate them more than 16 times on average, the tree is
+//     dropped and lookups scan the aggregated bit vectors.
+//
+// Both keep first-match semantics exactly, and both report whether the
+// decision depended only on flow-invariant fields (Match.Cacheable); the
+// tests compare them with ClassifyLinear, a plain rule-by-rule reference.
 package rules
 
 import (

@@ -355,12 +355,16 @@ type treeBuilder struct {
 	work   int          // rule visits left for choosing splits
 	failed bool
 	scr    []uint64
+	stack  []int32 // candidate lists of the nodes being built
 }
 
 // buildTree returns nil when the tree would exceed its budget.
 func buildTree(rules []config.Rule, nports int) *tree {
 	b := &treeBuilder{proj: make([]ruleProj, len(rules)), budget: 16*len(rules) + 1<<12, work: 1024*len(rules) + 1<<20}
 	root := make([]int32, 0, len(rules))
+	b.stack = make([]int32, 0, 8*len(rules)+64)
+	b.t.stream = make([]boxCheck, 0, 8*len(rules)+64)
+	b.t.nodes = make([]treeNode, 0, len(rules)/2+16)
 	b.t.simple = make([]bool, len(rules))
 	b.boxes = make([][]boxCheck, len(rules))
 	for i := range rules {
@@ -388,7 +392,7 @@ func (b *treeBuilder) node(reg *[numTreeDims]rng, rules []int32, depth int) int3
 			break
 		}
 	}
-	b.work -= len(rules) * numTreeDims
+	b.work -= min(len(rules), 2*sampleRules)*numTreeDims + 2*len(rules)
 	if b.t.cands+len(b.t.nodes) > b.budget || b.work < 0 {
 		b.failed = true
 		return id
@@ -399,43 +403,64 @@ func (b *treeBuilder) node(reg *[numTreeDims]rng, rules []int32, depth int) int3
 	}
 	if !ok {
 		start := int32(len(b.t.stream))
-		for _, r := range rules {
-			if b.t.simple[r] {
-				b.t.stream = append(b.t.stream, boxCheck{uint64(r), uint64(len(b.boxes[r])), headerDim})
-				b.t.stream = append(b.t.stream, b.boxes[r]...)
-			} else {
-				b.t.stream = append(b.t.stream, boxCheck{uint64(r), notSimple, headerDim})
-			}
-		}
-		b.t.cands += len(rules)
+		b.emit(rules)
 		b.t.nodes[id] = treeNode{left: start, right: int32(len(b.t.stream)), dim: leafDim}
 		return id
 	}
-	var left, right []int32
+	// The children's lists live on a stack shared by the whole build:
+	// pushed here, popped when both subtrees are done. (A reallocation
+	// leaves lists already handed out in the old array, still valid.)
+	mark := len(b.stack)
 	r := reg[dim]
 	for _, i := range rules {
-		p := b.proj[i].proj[dim]
-		if intersects(p, r.lo, thr) {
-			left = append(left, i)
+		if intersects(b.proj[i].proj[dim], r.lo, thr) {
+			b.stack = append(b.stack, i)
 		}
-		if intersects(p, thr+1, r.hi) {
-			right = append(right, i)
+	}
+	left := b.stack[mark:len(b.stack):len(b.stack)]
+	mid := len(b.stack)
+	for _, i := range rules {
+		if intersects(b.proj[i].proj[dim], thr+1, r.hi) {
+			b.stack = append(b.stack, i)
 		}
+	}
+	right := b.stack[mid:len(b.stack):len(b.stack)]
+	if len(left) == len(rules) && len(right) == len(rules) {
+		// The sample promised progress the whole list does not make.
+		b.stack = b.stack[:mark]
+		start := int32(len(b.t.stream))
+		b.emit(rules)
+		b.t.nodes[id] = treeNode{left: start, right: int32(len(b.t.stream)), dim: leafDim}
+		return id
 	}
 	reg[dim] = rng{r.lo, thr}
 	l := b.node(reg, left, depth+1)
 	reg[dim] = rng{thr + 1, r.hi}
 	rt := b.node(reg, right, depth+1)
 	reg[dim] = r
+	b.stack = b.stack[:mark]
 	b.t.nodes[id] = treeNode{thr: thr, left: l, right: rt, dim: uint8(dim)}
 	return id
+}
+
+// emit appends a leaf's candidates to the stream.
+func (b *treeBuilder) emit(rules []int32) {
+	for _, r := range rules {
+		if b.t.simple[r] {
+			b.t.stream = append(b.t.stream, boxCheck{uint64(r), uint64(len(b.boxes[r])), headerDim})
+			b.t.stream = append(b.t.stream, b.boxes[r]...)
+		} else {
+			b.t.stream = append(b.t.stream, boxCheck{uint64(r), notSimple, headerDim})
+		}
+	}
+	b.t.cands += len(rules)
 }
 
 // split picks, over all dimensions, the median rule boundary that best
 // balances the two sides (fewest rules on the larger side).
 func (b *treeBuilder) split(reg *[numTreeDims]rng, rules []int32) (int, uint64, bool) {
-	best, bestThr, bestCost, bestSum := -1, uint64(0), len(rules), 0
 	step := max(1, len(rules)/sampleRules)
+	best, bestThr, bestCost, bestSum := -1, uint64(0), (len(rules)+step-1)/step, 0
 	for d := 0; d < numTreeDims; d++ {
 		r := reg[d]
 		if r.lo == r.hi {
@@ -457,9 +482,9 @@ func (b *treeBuilder) split(reg *[numTreeDims]rng, rules []int32) (int, uint64, 
 		}
 		slices.Sort(b.scr)
 		thr := b.scr[len(b.scr)/2]
-		nl, nr := 0, 0
-		for _, i := range rules {
-			p := b.proj[i].proj[d]
+		nl, nr := 0, 0 // estimated on the same sample
+		for k := 0; k < len(rules); k += step {
+			p := b.proj[rules[k]].proj[d]
 			if intersects(p, r.lo, thr) {
 				nl++
 			}
@@ -469,6 +494,7 @@ func (b *treeBuilder) split(reg *[numTreeDims]rng, rules []int32) (int, uint64, 
 		}
 		cost := max(nl, nr)
 		if cost < bestCost || cost == bestCost && best >= 0 && nl+nr < bestSum {
+			// progress (cost < the sample size) is checked by node
 			best, bestThr, bestCost, bestSum = d, thr, cost, nl+nr
 		}
 	}
