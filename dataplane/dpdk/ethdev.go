@@ -19,7 +19,6 @@ import "C"
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -148,16 +147,6 @@ type Port struct {
 }
 
 var _ port.Port = (*Port)(nil)
-
-// devName is the ethdev name a devargs string creates: the part before the
-// first comma ("net_pcap0,rx_pcap=x" -> "net_pcap0"), without a bus prefix.
-func devName(devargs string) string {
-	name, _, _ := strings.Cut(devargs, ",")
-	if bus, rest, ok := strings.Cut(name, ":"); ok && (bus == "vdev" || bus == "pci") {
-		name = rest
-	}
-	return strings.TrimSpace(name)
-}
 
 // PortID returns the port id of the ethdev that devargs names, probing the
 // device (rte_dev_probe) if it does not exist yet. devargs is a PCI address
