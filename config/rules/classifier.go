@@ -199,16 +199,43 @@ func (c *classifier) rowOffsets(k *keys, off, soff, voff *[maxDims]int) {
 }
 
 // lookupTree checks the candidates of the packet's tree leaf in rule
-// order: simple rules against their boxes, the others bit by bit.
+// order: simple rules against their boxes, the others (from the first one
+// on, in lookupRows) bit by bit.
 func (c *classifier) lookupTree(k *keys) (int, bool) {
 	var tk [numTreeDims]uint64
 	k.treeKeys(&tk)
-	t := c.tree
+	stream := c.tree.leaf(&tk)
+	for j := 0; j < len(stream); {
+		h := &stream[j]
+		n := int(h.hi)
+		if n == notSimple {
+			return c.lookupRows(k, &tk, stream[j:])
+		}
+		j++
+		end := j + n
+		i := j
+		for i < end {
+			ch := &stream[i]
+			if v := tk[ch.dim]; v < ch.lo || v > ch.hi {
+				break
+			}
+			i++
+		}
+		if i == end {
+			return int(h.lo), true
+		}
+		j = end
+	}
+	return -1, true
+}
+
+// lookupRows continues a leaf scan at the first candidate that needs the
+// bit vectors.
+func (c *classifier) lookupRows(k *keys, tk *[numTreeDims]uint64, stream []boxCheck) (int, bool) {
 	var off, soff, voff [maxDims]int
-	ready := false
+	c.rowOffsets(k, &off, &soff, &voff)
 	cacheable := true
 	ni := len(c.inv)
-	stream := t.leaf(&tk)
 	for j := 0; j < len(stream); {
 		h := &stream[j]
 		r := int32(h.lo)
@@ -228,10 +255,6 @@ func (c *classifier) lookupTree(k *keys) (int, bool) {
 			}
 			j = end
 			continue
-		}
-		if !ready {
-			c.rowOffsets(k, &off, &soff, &voff)
-			ready = true
 		}
 		w, bit := int(r>>6), uint64(1)<<(r&63)
 		i := 0

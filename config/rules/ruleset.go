@@ -165,7 +165,7 @@ func (rs *Ruleset) MemoryBytes() int { return rs.filter.memory() + rs.notrack.me
 func (c *classifier) memory() int {
 	n := 8 * len(c.variant)
 	if c.tree != nil {
-		n += 24*len(c.tree.nodes) + 24*len(c.tree.stream) + len(c.tree.simple)
+		n += 16*len(c.tree.nodes) + 24*len(c.tree.stream) + len(c.tree.simple)
 	}
 	for _, ds := range [][]dim{c.inv, c.vari} {
 		for i := range ds {

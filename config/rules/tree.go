@@ -50,10 +50,13 @@ const (
 
 type rng struct{ lo, hi uint64 }
 
+// treeNode is 16 bytes, four to a cache line. An inner node's children
+// are nodes[left] (key <= thr) and nodes[left+1]; a leaf's candidates are
+// stream[left:thr].
 type treeNode struct {
-	thr         uint64
-	left, right int32 // children; for a leaf, its candidates cands[left:right]
-	dim         uint8
+	thr  uint64
+	left int32
+	dim  uint8
 }
 
 type tree struct {
@@ -146,13 +149,13 @@ func (k *keys) treeKeys(tk *[numTreeDims]uint64) {
 func (t *tree) leaf(tk *[numTreeDims]uint64) []boxCheck {
 	n := &t.nodes[0]
 	for n.dim != leafDim {
-		if tk[n.dim] <= n.thr {
-			n = &t.nodes[n.left]
-		} else {
-			n = &t.nodes[n.right]
+		i := n.left // the right child is the next slot
+		if tk[n.dim] > n.thr {
+			i++
 		}
+		n = &t.nodes[i]
 	}
-	return t.stream[n.left:n.right]
+	return t.stream[n.left:n.thr]
 }
 
 // addrProj is one address field of a rule, for exact cover checks.
@@ -376,16 +379,16 @@ func buildTree(rules []config.Rule, nports int) *tree {
 	}
 	reg := fullRange
 	reg[tInPort] = rng{0, uint64(nports)}
-	b.node(&reg, root, 0)
+	b.t.nodes = append(b.t.nodes, treeNode{})
+	b.node(0, &reg, root, 0)
 	if b.failed {
 		return nil
 	}
 	return &b.t
 }
 
-func (b *treeBuilder) node(reg *[numTreeDims]rng, rules []int32, depth int) int32 {
-	id := int32(len(b.t.nodes))
-	b.t.nodes = append(b.t.nodes, treeNode{})
+// node builds the subtree for reg and rules into slot id.
+func (b *treeBuilder) node(id int32, reg *[numTreeDims]rng, rules []int32, depth int) {
 	for k, r := range rules {
 		if b.proj[r].covers(reg) {
 			rules = rules[:k+1]
@@ -395,7 +398,7 @@ func (b *treeBuilder) node(reg *[numTreeDims]rng, rules []int32, depth int) int3
 	b.work -= min(len(rules), 2*sampleRules)*numTreeDims + 2*len(rules)
 	if b.t.cands+len(b.t.nodes) > b.budget || b.work < 0 {
 		b.failed = true
-		return id
+		return
 	}
 	dim, thr, ok := -1, uint64(0), false
 	if len(rules) > binth && depth < maxTreeDepth {
@@ -404,8 +407,8 @@ func (b *treeBuilder) node(reg *[numTreeDims]rng, rules []int32, depth int) int3
 	if !ok {
 		start := int32(len(b.t.stream))
 		b.emit(rules)
-		b.t.nodes[id] = treeNode{left: start, right: int32(len(b.t.stream)), dim: leafDim}
-		return id
+		b.t.nodes[id] = treeNode{left: start, thr: uint64(len(b.t.stream)), dim: leafDim}
+		return
 	}
 	// The children's lists live on a stack shared by the whole build:
 	// pushed here, popped when both subtrees are done. (A reallocation
@@ -430,17 +433,20 @@ func (b *treeBuilder) node(reg *[numTreeDims]rng, rules []int32, depth int) int3
 		b.stack = b.stack[:mark]
 		start := int32(len(b.t.stream))
 		b.emit(rules)
-		b.t.nodes[id] = treeNode{left: start, right: int32(len(b.t.stream)), dim: leafDim}
-		return id
+		b.t.nodes[id] = treeNode{left: start, thr: uint64(len(b.t.stream)), dim: leafDim}
+		return
 	}
 	reg[dim] = rng{r.lo, thr}
-	l := b.node(reg, left, depth+1)
+	// Children take adjacent slots so a lookup indexes the next node
+	// instead of branching on the comparison.
+	child := int32(len(b.t.nodes))
+	b.t.nodes = append(b.t.nodes, treeNode{}, treeNode{})
+	b.t.nodes[id] = treeNode{thr: thr, left: child, dim: uint8(dim)}
+	b.node(child, reg, left, depth+1)
 	reg[dim] = rng{thr + 1, r.hi}
-	rt := b.node(reg, right, depth+1)
+	b.node(child+1, reg, right, depth+1)
 	reg[dim] = r
 	b.stack = b.stack[:mark]
-	b.t.nodes[id] = treeNode{thr: thr, left: l, right: rt, dim: uint8(dim)}
-	return id
 }
 
 // emit appends a leaf's candidates to the stream.
