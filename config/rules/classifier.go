@@ -171,7 +171,9 @@ type classifier struct {
 	inv                []dim    // fields a flow's packets share (cacheable)
 	vari               []dim    // tcp_flags, icmp: may change packet to packet
 	variant            []uint64 // rules with a flow-variant match
-	tree               *tree    // candidate lists; nil: scan the bit vectors
+	tree               *tree    // the simple rules; nil: the bit vectors hold all
+	rowRules           int      // rules the bit vectors hold
+	firstRow           int      // the first of them
 }
 
 // maxDims bounds the per-lookup scratch arrays.
@@ -180,10 +182,22 @@ const maxDims = int(numFields)
 // lookup returns the first matching rule (-1 for none) and whether every
 // rule the decision depended on looked only at flow-invariant fields.
 func (c *classifier) lookup(k *keys) (int, bool) {
-	if c.tree != nil {
-		return c.lookupTree(k)
+	if c.tree == nil {
+		return c.lookupScan(k, c.n)
 	}
-	return c.lookupScan(k)
+	r := c.lookupTree(k)
+	limit := r
+	if r < 0 {
+		limit = c.n
+	}
+	if c.firstRow >= limit {
+		return r, true // no rule the bit vectors hold comes first
+	}
+	s, cacheable := c.lookupScan(k, limit)
+	if s >= 0 {
+		return s, cacheable
+	}
+	return r, cacheable
 }
 
 // rowOffsets computes each field's row for the packet, as word offsets.
@@ -198,21 +212,17 @@ func (c *classifier) rowOffsets(k *keys, off, soff, voff *[maxDims]int) {
 	}
 }
 
-// lookupTree checks the candidates of the packet's tree leaf in rule
-// order: simple rules against their boxes, the others (from the first one
-// on, in lookupRows) bit by bit.
-func (c *classifier) lookupTree(k *keys) (int, bool) {
+// lookupTree returns the first simple rule matching the packet, -1 for
+// none: it walks to the packet's leaf and checks its candidates' boxes in
+// rule order.
+func (c *classifier) lookupTree(k *keys) int {
 	var tk [numTreeDims]uint64
 	k.treeKeys(&tk)
 	stream := c.tree.leaf(&tk)
 	for j := 0; j < len(stream); {
 		h := &stream[j]
-		n := int(h.hi)
-		if n == notSimple {
-			return c.lookupRows(k, &tk, stream[j:])
-		}
 		j++
-		end := j + n
+		end := j + int(h.hi)
 		i := j
 		for i < end {
 			ch := &stream[i]
@@ -222,71 +232,23 @@ func (c *classifier) lookupTree(k *keys) (int, bool) {
 			i++
 		}
 		if i == end {
-			return int(h.lo), true
+			return int(h.lo)
 		}
 		j = end
 	}
-	return -1, true
-}
-
-// lookupRows continues a leaf scan at the first candidate that needs the
-// bit vectors.
-func (c *classifier) lookupRows(k *keys, tk *[numTreeDims]uint64, stream []boxCheck) (int, bool) {
-	var off, soff, voff [maxDims]int
-	c.rowOffsets(k, &off, &soff, &voff)
-	cacheable := true
-	ni := len(c.inv)
-	for j := 0; j < len(stream); {
-		h := &stream[j]
-		r := int32(h.lo)
-		j++
-		if n := int(h.hi); n != notSimple {
-			end := j + n
-			i := j
-			for i < end {
-				ch := &stream[i]
-				if v := tk[ch.dim]; v < ch.lo || v > ch.hi {
-					break
-				}
-				i++
-			}
-			if i == end {
-				return int(r), cacheable
-			}
-			j = end
-			continue
-		}
-		w, bit := int(r>>6), uint64(1)<<(r&63)
-		i := 0
-		for i < ni && c.inv[i].rows[off[i]+w]&bit != 0 {
-			i++
-		}
-		if i < ni {
-			continue
-		}
-		if c.variant[w]&bit != 0 {
-			cacheable = false
-			i = 0
-			for i < len(c.vari) && c.vari[i].rows[voff[i]+w]&bit != 0 {
-				i++
-			}
-			if i < len(c.vari) {
-				continue
-			}
-		}
-		return int(r), cacheable
-	}
-	return -1, cacheable
+	return -1
 }
 
 // lookupScan intersects the fields' bit vectors word by word in rule
-// order, visiting only words the aggregate vectors allow.
-func (c *classifier) lookupScan(k *keys) (int, bool) {
+// order, visiting only words the aggregate vectors allow, and considers
+// rules below limit only.
+func (c *classifier) lookupScan(k *keys, limit int) (int, bool) {
 	var off, soff, voff [maxDims]int
 	c.rowOffsets(k, &off, &soff, &voff)
 	ni := len(c.inv)
 	cacheable := true
-	for s := 0; s < c.sumWords; s++ {
+	lastWord := (limit - 1) >> 6
+	for s := 0; s <= lastWord>>6 && s < c.sumWords; s++ {
 		sum := ^uint64(0)
 		for i := 0; i < ni && sum != 0; i++ {
 			sum &= c.inv[i].sums[soff[i]+s]
@@ -294,7 +256,13 @@ func (c *classifier) lookupScan(k *keys) (int, bool) {
 		for sum != 0 {
 			wi := s*64 + bits.TrailingZeros64(sum)
 			sum &= sum - 1
+			if wi > lastWord {
+				break
+			}
 			w := ^uint64(0)
+			if wi == lastWord && limit&63 != 0 {
+				w = 1<<(limit&63) - 1
+			}
 			for i := 0; i < ni && w != 0; i++ {
 				w &= c.inv[i].rows[off[i]+wi]
 			}
@@ -342,6 +310,13 @@ func buildWith(rules []config.Rule, nports int, withTree bool) *classifier {
 	// With a tree, rules it checks by their boxes never read the bit
 	// vectors: leaving them out keeps the vectors to a few rows.
 	boxed := func(i int) bool { return c.tree != nil && c.tree.simple[i] }
+	c.firstRow = n
+	for i := range rules {
+		if !boxed(i) {
+			c.rowRules++
+			c.firstRow = min(c.firstRow, i)
+		}
+	}
 	for f := field(0); f < numFields; f++ {
 		wild := make(bitset, c.words)
 		var spans []span

@@ -14,14 +14,17 @@
 //     IPv4, binary search for IPv6). The first matching rule is the lowest
 //     bit of the intersection, found word by word in rule order; the
 //     aggregate vectors skip words where some field has no candidate.
-//   - A HyperSplit decision tree (Qi et al., INFOCOM 2009) over the
-//     flow-invariant fields narrows a packet to a leaf of a few candidate
-//     rules, kept in rule order and cut after the first rule that surely
-//     matches the whole leaf. Rules whose every field is a single range
-//     are checked in the leaf against their box directly; the others test
-//     their bit in each field's vector. When rules overlap so much that the
-//     tree would replicate them more than 16 times on average, the tree is
-//     dropped and lookups scan the aggregated bit vectors.
+//   - A HyperSplit decision tree (Qi et al., INFOCOM 2009) holds the
+//     simple rules: those whose every field is one range (one prefix, one
+//     port range, ...) and that look at no flow-variant field, the bulk of
+//     a large firewall. Its nodes split one field's range at a rule
+//     boundary; a leaf lists its candidates in rule order, each with its
+//     box inline, cut after the first rule that surely matches the whole
+//     leaf. The bit vectors then hold only the other rules (lists, sets,
+//     TCP flags, ICMP types) and are scanned only below the tree's answer.
+//     When the simple rules overlap so much that the tree would replicate
+//     them more than 16 times on average, there is no tree and the bit
+//     vectors hold every rule.
 //
 // Both keep first-match semantics exactly, and both report whether the
 // decision depended only on flow-invariant fields (Match.Cacheable); the

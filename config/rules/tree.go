@@ -7,14 +7,14 @@ import (
 	"github.com/statewall/statewall/dataplane/packet"
 )
 
-// The decision tree narrows a packet to a short list of candidate rules
-// before the bit vectors check them: a HyperSplit tree (Qi, Xu, Yang, Li,
-// Li, "Packet classification algorithms: from theory to practice",
-// INFOCOM 2009), a binary tree whose nodes split one field's range at a
-// rule boundary. It splits only flow-invariant fields, so a leaf lists, in
-// rule order, every rule that may match a packet's invariant fields (up to
-// the first rule that surely matches the whole leaf), which keeps both the
-// first match and the Cacheable answer exact.
+// The decision tree classifies the simple rules (see tree.stream): a
+// HyperSplit tree (Qi, Xu, Yang, Li, Li, "Packet classification
+// algorithms: from theory to practice", INFOCOM 2009), a binary tree whose
+// nodes split one field's range at a rule boundary. A leaf lists, in rule
+// order, every simple rule that may match a packet in its region, up to
+// the first that surely matches all of it, so the first match is exact.
+// The other rules are left to the bit vectors, which the lookup scans only
+// below the tree's answer.
 
 // Tree dimensions: every field as a uint64 key; IPv6 addresses take two.
 const (
@@ -61,20 +61,19 @@ type treeNode struct {
 
 type tree struct {
 	nodes []treeNode
-	// Leaves are runs of entries in one stream: per candidate rule a
-	// header {lo: rule, hi: number of checks, dim: headerDim} then its
-	// checks inline, so a leaf is scanned in one sequential sweep. Rules
-	// whose every field is one range (a single prefix, one port range, ...)
-	// and that look at no flow-variant field are checked against the tree
-	// keys right there; the others (hi == notSimple, no checks) go through
-	// the bit vectors.
+	// The tree holds the simple rules: those whose every field is one
+	// range (a single prefix, one port range, ...) and that look at no
+	// flow-variant field. Leaves are runs of entries in one stream: per
+	// candidate rule a header {lo: rule, hi: number of checks, dim:
+	// headerDim} then its checks inline, so a leaf is checked against the
+	// tree keys in one sequential sweep.
 	stream []boxCheck
-	simple []bool // per rule: checked by its box
+	simple []bool // per rule: in the tree
 	cands  int    // candidate entries, for the budget and summaries
 }
 
-// notSimple marks a rule checked through the bit vectors.
-const notSimple = 255
+// maxChecks bounds a simple rule's checks.
+const maxChecks = 255
 
 // headerDim marks a candidate header in the leaf stream.
 const headerDim = 254
@@ -122,7 +121,7 @@ func (p *ruleProj) simpleBox() ([]boxCheck, bool) {
 	if fam != 0 {
 		out = append(out, boxCheck{fam, fam, tFam})
 	}
-	if len(out) >= notSimple {
+	if len(out) > maxChecks {
 		return nil, false
 	}
 	return out, true
@@ -372,10 +371,10 @@ func buildTree(rules []config.Rule, nports int) *tree {
 	b.boxes = make([][]boxCheck, len(rules))
 	for i := range rules {
 		b.proj[i] = project(&rules[i].Match, i)
-		if !b.proj[i].never {
+		b.boxes[i], b.t.simple[i] = b.proj[i].simpleBox()
+		if b.t.simple[i] {
 			root = append(root, int32(i))
 		}
-		b.boxes[i], b.t.simple[i] = b.proj[i].simpleBox()
 	}
 	reg := fullRange
 	reg[tInPort] = rng{0, uint64(nports)}
@@ -452,12 +451,8 @@ func (b *treeBuilder) node(id int32, reg *[numTreeDims]rng, rules []int32, depth
 // emit appends a leaf's candidates to the stream.
 func (b *treeBuilder) emit(rules []int32) {
 	for _, r := range rules {
-		if b.t.simple[r] {
-			b.t.stream = append(b.t.stream, boxCheck{uint64(r), uint64(len(b.boxes[r])), headerDim})
-			b.t.stream = append(b.t.stream, b.boxes[r]...)
-		} else {
-			b.t.stream = append(b.t.stream, boxCheck{uint64(r), notSimple, headerDim})
-		}
+		b.t.stream = append(b.t.stream, boxCheck{uint64(r), uint64(len(b.boxes[r])), headerDim})
+		b.t.stream = append(b.t.stream, b.boxes[r]...)
 	}
 	b.t.cands += len(rules)
 }
