@@ -199,10 +199,11 @@ func (rs *Ruleset) Summary(w io.Writer) {
 	fmt.Fprintf(w, "  classifier: %d-word bit vectors, fields (rows) %s, %d bytes\n",
 		rs.filter.words, strings.Join(fields, " "), rs.MemoryBytes())
 	if t := rs.filter.tree; t != nil {
-		fmt.Fprintf(w, "  decision tree: %d nodes, %d candidate entries (%.1f per rule)\n",
-			len(t.nodes), t.cands, float64(t.cands)/float64(max(len(cfg.Rules), 1)))
+		simple := len(cfg.Rules) - rs.filter.rowRules
+		fmt.Fprintf(w, "  decision tree: %d single-range rules, %d nodes, %d candidate entries (%.1f per rule); bit vectors: %d rules\n",
+			simple, len(t.nodes), t.cands, float64(t.cands)/float64(max(simple, 1)), rs.filter.rowRules)
 	} else if len(cfg.Rules) > 0 {
-		fmt.Fprintf(w, "  decision tree: none (rules overlap too much; lookups scan the bit vectors)\n")
+		fmt.Fprintf(w, "  decision tree: none (rules overlap too much); bit vectors: %d rules\n", len(cfg.Rules))
 	}
 	for i := range cfg.NoTrack {
 		r := &cfg.NoTrack[i]
