@@ -40,13 +40,16 @@ type Shared struct {
 	Config       *config.Config
 	Expectations *alg.Expectations // nil when no helper is enabled
 	Helpers      []conntrack.HelperBinding
-	Ruleset      atomic.Pointer[rules.Ruleset]
+	// Ruleset is the ruleset in force, swapped whole by reloads; workers
+	// load it once per burst.
+	Ruleset *atomic.Pointer[rules.Ruleset]
 }
 
-// NewShared builds the shared parts from cfg and compiles its ruleset as
-// generation 1.
-func NewShared(cfg *config.Config) (*Shared, error) {
-	s := &Shared{Config: cfg}
+// NewShared builds the shared parts from cfg. current is the reload
+// controller's ruleset pointer; nil compiles cfg's ruleset as generation
+// 1 behind a pointer of its own (replay, tests).
+func NewShared(cfg *config.Config, current *atomic.Pointer[rules.Ruleset]) (*Shared, error) {
+	s := &Shared{Config: cfg, Ruleset: current}
 	if cfg.FTP.Enabled && len(cfg.FTP.Ports) > 0 {
 		s.Expectations = alg.NewExpectations(cfg.Expectations.Max)
 		h := ftp.New(s.Expectations, ftp.Config{MaxExpected: cfg.FTP.MaxExpected, Timeout: cfg.FTP.ExpectTimeout})
@@ -54,11 +57,14 @@ func NewShared(cfg *config.Config) (*Shared, error) {
 			s.Helpers = append(s.Helpers, conntrack.HelperBinding{Proto: packet.ProtoTCP, Port: p, Helper: h})
 		}
 	}
-	rs, err := rules.Compile(cfg, 1)
-	if err != nil {
-		return nil, fmt.Errorf("compiling %s: %w", cfg.File, err)
+	if s.Ruleset == nil {
+		rs, err := rules.Compile(cfg, 1)
+		if err != nil {
+			return nil, fmt.Errorf("compiling %s: %w", cfg.File, err)
+		}
+		s.Ruleset = new(atomic.Pointer[rules.Ruleset])
+		s.Ruleset.Store(rs)
 	}
-	s.Ruleset.Store(rs)
 	return s, nil
 }
 

@@ -183,6 +183,14 @@ func (w *Worker) Poll() int {
 		total += w.pollBinding(&w.bindings[i])
 	}
 	w.serve()
+	if total == 0 && w.snapSkip > 0 {
+		// Idle: publish what the last bursts counted, so readers are
+		// never left behind by a quiet port.
+		w.snapSkip = publishEvery
+	}
+	if total > 0 || w.snapSkip >= publishEvery {
+		w.maybePublish()
+	}
 	return total
 }
 
@@ -230,6 +238,14 @@ func (w *Worker) pollBinding(b *Binding) int {
 		}
 	}
 
+	// The buckets are on their way: now start loading the entries they
+	// point to, so that pass 2 finds both in cache.
+	for i := 0; i < n; i++ {
+		if w.results[i].Reason == packet.ReasonNone && !w.parsed[i].Fragment.Is {
+			w.tracker.PrefetchEntry(w.hashes[i])
+		}
+	}
+
 	// Pass 2: track, classify, act, in arrival order.
 	ntx, ndrop := 0, 0
 	if !w.cfg.FrameClock {
@@ -270,7 +286,6 @@ func (w *Worker) pollBinding(b *Binding) int {
 		b.In.Free(w.drop[:ndrop])
 	}
 	w.tracker.Expire(now, w.cfg.ExpireBudget)
-	w.maybePublish()
 	return n
 }
 

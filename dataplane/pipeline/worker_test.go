@@ -87,7 +87,7 @@ func newWorker(t testing.TB, rulesText string, frames [][]byte, cfg pipeline.Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared, err := engine.NewShared(c)
+	shared, err := engine.NewShared(c, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +101,8 @@ func newWorker(t testing.TB, rulesText string, frames [][]byte, cfg pipeline.Con
 		outOpts = append(outOpts, memport.Record())
 	}
 	out := memport.New("wan", nil, outOpts...)
-	w := pipeline.NewWorker(cfg, []pipeline.Binding{{In: in, Out: out}}, tr, &shared.Ruleset, &fixedClock{now: 1000}, obs)
-	return w, out, &shared.Ruleset
+	w := pipeline.NewWorker(cfg, []pipeline.Binding{{In: in, Out: out}}, tr, shared.Ruleset, &fixedClock{now: 1000}, obs)
+	return w, out, shared.Ruleset
 }
 
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }

@@ -114,7 +114,7 @@ func File(path string, opts Options) (*Summary, error) {
 	if cfg == nil {
 		cfg = engine.DefaultConfig()
 	}
-	shared, err := engine.NewShared(cfg)
+	shared, err := engine.NewShared(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func File(path string, opts Options) (*Summary, error) {
 		col.json = newJSONWriter(opts.Out)
 	}
 	w := pipeline.NewWorker(pipeline.Config{Burst: 32, AcceptNonIP: true, FrameClock: true},
-		[]pipeline.Binding{{In: src, InIndex: opts.InPort, Out: sink}}, tracker, &shared.Ruleset, noClock{}, col)
+		[]pipeline.Binding{{In: src, InIndex: opts.InPort, Out: sink}}, tracker, shared.Ruleset, noClock{}, col)
 	for !w.Done() {
 		if w.Poll() == 0 && src.Done() {
 			break

@@ -1,0 +1,403 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/statewall/statewall/config"
+	"github.com/statewall/statewall/config/reload"
+	"github.com/statewall/statewall/dataplane/control"
+	"github.com/statewall/statewall/dataplane/dpdk"
+	"github.com/statewall/statewall/dataplane/engine"
+	"github.com/statewall/statewall/dataplane/metrics"
+	"github.com/statewall/statewall/dataplane/pipeline"
+	"github.com/statewall/statewall/flowtable/arena"
+	"github.com/statewall/statewall/flowtable/ctstate"
+)
+
+type daemonOptions struct {
+	configPath    string
+	statsInterval time.Duration
+	duration      time.Duration
+	hup           <-chan os.Signal
+}
+
+// monoClock is the workers' coarse clock: milliseconds since start.
+type monoClock struct{ start time.Time }
+
+func (c monoClock) NowMillis() uint32 { return uint32(time.Since(c.start) / time.Millisecond) }
+
+// ealArgs builds DPDK's EAL arguments: the configured ones, plus a core
+// list (main lcore and worker lcores) and --no-huge when hugepages are
+// off, unless the configuration already says.
+func ealArgs(cfg *config.Config) []string {
+	args := append([]string(nil), cfg.Dataplane.EALArgs...)
+	has := func(flags ...string) bool {
+		for _, a := range args {
+			for _, f := range flags {
+				if a == f || strings.HasPrefix(a, f+"=") {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if !has("-l", "--lcores", "-c") {
+		cores := []string{"0"}
+		for _, l := range cfg.Dataplane.Lcores {
+			if l != 0 {
+				cores = append(cores, strconv.Itoa(l))
+			}
+		}
+		args = append(args, "-l", strings.Join(cores, ","))
+	}
+	if !cfg.Dataplane.Hugepages && !has("--no-huge") {
+		args = append(args, "--no-huge")
+	}
+	if has("--no-huge") {
+		// --in-memory is about not keeping hugepage files; EAL refuses it
+		// together with --no-huge, which keeps nothing anyway.
+		kept := args[:0]
+		for _, a := range args {
+			if a != "--in-memory" {
+				kept = append(kept, a)
+			}
+		}
+		args = kept
+		if !has("--no-shconf") {
+			args = append(args, "--no-shconf")
+		}
+	}
+	if !has("--log-level") {
+		args = append(args, "--log-level=lib.eal:warning")
+	}
+	return args
+}
+
+func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, stdout io.Writer) error {
+	ctrl, err := reload.New(reload.Options{Path: opts.configPath, Logger: logger, Signals: opts.hup})
+	if err != nil {
+		return err
+	}
+	cfg := ctrl.Ruleset().Config()
+	nWorkers := max(cfg.Dataplane.Workers, 1)
+
+	eal, err := dpdk.Init(ealArgs(cfg))
+	if err != nil {
+		return fmt.Errorf("starting DPDK: %w", err)
+	}
+	defer eal.Cleanup()
+
+	// Enough mbufs for every RX and TX ring plus bursts in flight.
+	mbufs := 4095
+	for _, p := range cfg.Ports {
+		mbufs += 2 * max(p.Queues, nWorkers) * dpdk.DefaultDescriptors
+	}
+	pool, err := eal.NewMempool("statewall_mbufs", mbufs, 256, dpdk.DefaultDataRoom, -1)
+	if err != nil {
+		return fmt.Errorf("creating the mbuf pool (%d mbufs): %w", mbufs, err)
+	}
+	defer pool.Close()
+
+	ports := make([]*dpdk.Port, len(cfg.Ports))
+	defer func() {
+		for _, p := range ports {
+			if p != nil {
+				_ = p.Stop()
+				_ = p.Close()
+			}
+		}
+	}()
+	for i, pc := range cfg.Ports {
+		q := max(pc.Queues, 1)
+		p, err := eal.OpenPort(pc.Device, dpdk.PortConfig{RxQueues: q, TxQueues: max(q, nWorkers), Pool: pool,
+			Burst: cfg.Dataplane.Burst, Promiscuous: true, RSS: q > 1})
+		if err != nil {
+			return fmt.Errorf("port %s (%s): %w", pc.Name, pc.Device, err)
+		}
+		ports[i] = p
+		logger.Info("port", "name", pc.Name, "device", pc.Device, "driver", p.Info().Driver, "rx_queues", p.RxQueues(),
+			"tx_queues", p.TxQueues(), "rss", p.RSS())
+	}
+
+	shared, err := engine.NewShared(cfg, ctrl.Pointer())
+	if err != nil {
+		return err
+	}
+	clock := monoClock{start: time.Now()}
+	rt := &engine.Runtime{Shared: shared, Reloads: ctrl, Started: time.Now()}
+	for _, p := range ports {
+		rt.PortList = append(rt.PortList, engine.PortHandle{
+			Port: p,
+			Up: func() bool {
+				l, err := p.Link()
+				return err == nil && l.Up
+			},
+			XStats: func() []metrics.XStat {
+				xs, err := p.XStats()
+				if err != nil {
+					return nil
+				}
+				out := make([]metrics.XStat, len(xs))
+				for j, x := range xs {
+					out[j] = metrics.XStat{Name: x.Name, Value: x.Value}
+				}
+				return out
+			},
+		})
+	}
+
+	// One tracker per worker, its tables in hugepage (DPDK) memory when
+	// there is some, else in an anonymous mapping.
+	perWorker := int64(cfg.Dataplane.FlowMemory) / int64(nWorkers)
+	var freeMem []func()
+	defer func() {
+		for _, f := range freeMem {
+			f()
+		}
+	}()
+	alloc := func(bytes int64) ([]byte, string, error) {
+		if cfg.Dataplane.Hugepages && eal.HasHugepages() {
+			m, err := eal.AllocMemory(bytes, -1)
+			if err == nil {
+				freeMem = append(freeMem, func() { eal.FreeMemory(m) })
+				return m, "dpdk-hugepages", nil
+			}
+			logger.Warn("DPDK memory for the flow table unavailable; using ordinary memory", "err", err)
+		}
+		m, huge, err := arena.Alloc(bytes)
+		if err != nil {
+			return nil, "", err
+		}
+		freeMem = append(freeMem, func() { _ = arena.Free(m) })
+		if huge {
+			return m, "hugepages", nil
+		}
+		return m, "4k-pages", nil
+	}
+	if !cfg.Dataplane.Hugepages || !eal.HasHugepages() {
+		logger.Warn("running without hugepages: flow tables and mbufs use ordinary pages; expect lower rates")
+	}
+
+	for w := 0; w < nWorkers; w++ {
+		mem4, kind, err := alloc(perWorker * 3 / 4)
+		if err != nil {
+			return fmt.Errorf("worker %d flow table memory: %w", w, err)
+		}
+		mem6, _, err := alloc(perWorker / 4)
+		if err != nil {
+			return fmt.Errorf("worker %d flow table memory: %w", w, err)
+		}
+		tr, err := shared.NewTracker(nWorkers, mem4, mem6)
+		if err != nil {
+			return fmt.Errorf("worker %d tracker: %w", w, err)
+		}
+		c4, c6 := tr.Capacity()
+		logger.Info("flow table", "worker", w, "flows", c4+c6, "ipv4", c4, "ipv6", c6,
+			"bytes_per_flow", tr.MemoryBytes()/int64(max(c4+c6, 1)), "memory", tr.MemoryBytes(), "pages", kind)
+		var bindings []pipeline.Binding
+		for i, pc := range cfg.Ports {
+			peer := peerIndex(cfg, pc.Peer)
+			if peer < 0 || w >= ports[i].RxQueues() {
+				continue
+			}
+			bindings = append(bindings, pipeline.Binding{In: ports[i], InIndex: uint16(i), Queue: w, Out: ports[peer], OutQ: w % ports[peer].TxQueues()})
+		}
+		if len(bindings) == 0 && w > 0 {
+			logger.Warn("worker has no queue to poll (ports have fewer queues than workers)", "worker", w)
+		}
+		rt.Pipelines = append(rt.Pipelines, pipeline.NewWorker(pipeline.Config{ID: w, Burst: cfg.Dataplane.Burst, AcceptNonIP: true},
+			bindings, tr, shared.Ruleset, clock, nil))
+	}
+
+	for _, p := range ports {
+		if err := p.Start(); err != nil {
+			return fmt.Errorf("starting port %s: %w", p.Name(), err)
+		}
+	}
+
+	// The control goroutine's services.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go ctrl.Run(runCtx)
+	if cfg.Metrics.Listen != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(metrics.NewCollector(rt))
+		ln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		srv := &http.Server{Handler: metrics.Handler(reg, rt.Ready), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		logger.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	}
+	if cfg.Control.Socket != "" {
+		cs, err := control.Listen(control.Config{Path: cfg.Control.Socket, Mode: fs.FileMode(cfg.Control.Mode),
+			Source: rt, Conntrack: rt, Reloader: rt.Reloader()})
+		if err != nil {
+			return fmt.Errorf("control socket: %w", err)
+		}
+		go func() { _ = cs.Serve() }()
+		defer cs.Close()
+		logger.Info("control", "socket", cs.Path())
+	}
+	if x := shared.Expectations; x != nil {
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-runCtx.Done():
+					return
+				case <-t.C:
+					x.Expire(clock.NowMillis())
+				}
+			}
+		}()
+	}
+
+	// Workers: one goroutine each, locked to its OS thread and pinned.
+	var stopping atomic.Bool
+	var wg sync.WaitGroup
+	for w, wk := range rt.Pipelines {
+		lcore := -1
+		if w < len(cfg.Dataplane.Lcores) {
+			lcore = cfg.Dataplane.Lcores[w]
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			if lcore >= 0 {
+				if err := dpdk.PinThread(lcore); err != nil {
+					logger.Warn("pinning worker", "worker", w, "lcore", lcore, "err", err)
+				}
+			}
+			pollLoop(wk, &stopping)
+		}()
+	}
+	rt.SetReady(true)
+	logger.Info("running", "workers", nWorkers, "ports", len(ports), "generation", ctrl.Generation())
+
+	var statsTick <-chan time.Time
+	if opts.statsInterval > 0 {
+		t := time.NewTicker(opts.statsInterval)
+		defer t.Stop()
+		statsTick = t.C
+	}
+	var deadline <-chan time.Time
+	if opts.duration > 0 {
+		deadline = time.After(opts.duration)
+	}
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-deadline:
+			break wait
+		case <-statsTick:
+			logSummary(logger, rt)
+		}
+	}
+	rt.SetReady(false)
+	stopping.Store(true)
+	wg.Wait()
+	writeSummary(stdout, rt)
+	return nil
+}
+
+// pollLoop runs a worker until stopping is set. After many empty polls in
+// a row it naps briefly, so an idle lab or test machine keeps a core.
+func pollLoop(w *pipeline.Worker, stopping *atomic.Bool) {
+	idle := 0
+	for !stopping.Load() {
+		if w.Poll() > 0 {
+			idle = 0
+			continue
+		}
+		if idle++; idle > 4096 {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+	w.Publish()
+}
+
+func peerIndex(cfg *config.Config, name string) int {
+	for i, p := range cfg.Ports {
+		if p.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// logSummary logs the traffic totals so far.
+func logSummary(logger *slog.Logger, rt *engine.Runtime) {
+	var c metrics.Counters
+	var pkts, acc, drop uint64
+	for i := range rt.Pipelines {
+		rt.WorkerCounters(i, &c)
+		pkts += c.Packets
+		acc += c.ByVerdict[metrics.VerdictAccept]
+		drop += c.ByVerdict[metrics.VerdictDrop] + c.ByVerdict[metrics.VerdictReject]
+	}
+	logger.Info("traffic", "packets", pkts, "accepted", acc, "dropped", drop)
+}
+
+// writeSummary prints what the firewall did: per-state and per-rule counts.
+func writeSummary(w io.Writer, rt *engine.Runtime) {
+	var c metrics.Counters
+	var total metrics.Counters
+	rules := rt.Rules()
+	ruleP := make([]uint64, len(rules.Rules))
+	for i := range rt.Pipelines {
+		rt.WorkerCounters(i, &c)
+		total.Packets += c.Packets
+		for v := range c.ByVerdict {
+			total.ByVerdict[v] += c.ByVerdict[v]
+		}
+		for s := range c.ByState {
+			total.ByState[s] += c.ByState[s]
+		}
+		for r := range c.ByReason {
+			total.ByReason[r] += c.ByReason[r]
+		}
+		if c.RulesGeneration == rules.Generation {
+			for r := range c.RulePackets {
+				if r < len(ruleP) {
+					ruleP[r] += c.RulePackets[r]
+				}
+			}
+		}
+	}
+	fmt.Fprintf(w, "statewalld: %d packets: accepted %d, dropped %d, rejected %d\n", total.Packets,
+		total.ByVerdict[metrics.VerdictAccept], total.ByVerdict[metrics.VerdictDrop], total.ByVerdict[metrics.VerdictReject])
+	fmt.Fprintf(w, "by state:")
+	for s, n := range total.ByState {
+		fmt.Fprintf(w, " %s=%d", stateName(s), n)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "by rule (generation %d):\n", rules.Generation)
+	for i, r := range rules.Rules {
+		fmt.Fprintf(w, "  %-20s %-7s %d\n", r.Name, r.Verdict, ruleP[i])
+	}
+}
+
+func stateName(s int) string { return ctstate.State(s).String() }
