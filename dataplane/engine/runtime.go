@@ -96,7 +96,14 @@ func (r *Runtime) FlowTables() []metrics.FlowTableStats {
 	for i, w := range r.Pipelines {
 		var st conntrack.Stats
 		var mem int64
-		w.Do(func(t *conntrack.Tracker) { st, mem = t.Stats(), t.MemoryBytes() })
+		var cursor uint64
+		w.Do(func(t *conntrack.Tracker) {
+			st, mem = t.Counters(), t.MemoryBytes()
+			cursor = t.CountEntries(0, countChunk, &st)
+		})
+		for cursor != 0 { // the rest a chunk at a time, between bursts
+			w.Do(func(t *conntrack.Tracker) { cursor = t.CountEntries(cursor, countChunk, &st) })
+		}
 		fs := metrics.FlowTableStats{Worker: i, Capacity: uint64(st.Capacity4 + st.Capacity6), MemoryBytes: uint64(mem)}
 		for _, p := range []struct {
 			name string
@@ -155,6 +162,9 @@ func (r *Runtime) Reload() metrics.ReloadStats {
 	}
 	return st
 }
+
+// countChunk bounds the entries one worker counts per Do call.
+const countChunk = 16384
 
 // listChunk bounds the entries one worker copies out per Do call, so no
 // worker stops forwarding for more than about a burst's time.

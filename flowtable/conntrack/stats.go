@@ -40,7 +40,7 @@ func protoIndex(fam packet.Family, proto uint8) int {
 
 // ProtoStats are one protocol's counters since New.
 type ProtoStats struct {
-	Entries    uint64 // live entries now (counted when Stats is called)
+	Entries    uint64 // live entries now (counted by Stats or CountEntries)
 	Inserts    uint64 // entries created
 	Deletes    uint64 // entries removed by the tracker (RST before reply, re-open, Discard, Flush)
 	Expiries   uint64 // entries removed because their timeout passed
@@ -70,20 +70,58 @@ type counters struct {
 // Stats returns the counters; entry and TCP state counts walk the tables
 // (control path only).
 func (t *Tracker) Stats() Stats {
+	s := t.Counters()
+	for c := t.CountEntries(0, -1, &s); c != 0; c = t.CountEntries(c, -1, &s) {
+	}
+	return s
+}
+
+// Counters returns the tracker's counters without walking the tables:
+// Entries and TCPStates are left zero. CountEntries fills them in, a
+// bounded chunk at a time, so a large table is never walked in one go.
+func (t *Tracker) Counters() Stats {
 	s := Stats{Invalid: t.stats.invalid, HelperPoolFull: t.stats.helperPoolFull}
 	ps := t.stats.proto
+	for i := range ps {
+		ps[i].Entries = 0
+	}
+	s.TCP, s.UDP, s.ICMP, s.ICMPv6, s.Generic = ps[protoTCP], ps[protoUDP], ps[protoICMP], ps[protoICMPv6], ps[protoGeneric]
+	s.Capacity4, s.Capacity6 = t.Capacity()
+	s.Len4, s.Len6 = t.Len()
+	return s
+}
+
+// CountEntries adds the protocol and TCP-state counts of at most limit
+// connections (all of them when limit is negative), starting at cursor, to
+// s, and returns the cursor to continue from (0 when done), as RangeFrom.
+func (t *Tracker) CountEntries(cursor uint64, limit int, s *Stats) uint64 {
+	if limit < 0 {
+		limit = int(^uint(0) >> 1)
+	}
+	ps := [numProtos]*ProtoStats{protoTCP: &s.TCP, protoUDP: &s.UDP, protoICMP: &s.ICMP, protoICMPv6: &s.ICMPv6, protoGeneric: &s.Generic}
 	count := func(fam packet.Family, proto uint8, c *Conn) {
 		ps[protoIndex(fam, proto)].Entries++
 		if proto == packet.ProtoTCP {
 			s.TCPStates[c.tcpState()]++
 		}
 	}
-	t.t4.tb.Range(func(_ flowtable.Ref, e *Entry4) bool { count(packet.FamilyIPv4, e.Key.Proto, &e.Value); return true })
-	t.t6.tb.Range(func(_ flowtable.Ref, e *Entry6) bool { count(packet.FamilyIPv6, e.Key.Proto, &e.Value); return true })
-	s.TCP, s.UDP, s.ICMP, s.ICMPv6, s.Generic = ps[protoTCP], ps[protoUDP], ps[protoICMP], ps[protoICMPv6], ps[protoGeneric]
-	s.Capacity4, s.Capacity6 = t.Capacity()
-	s.Len4, s.Len6 = t.Len()
-	return s
+	if cursor&cursorIPv6 == 0 {
+		next := t.t4.tb.RangeFrom(flowtable.Ref(cursor), limit, func(_ flowtable.Ref, e *Entry4) {
+			count(packet.FamilyIPv4, e.Key.Proto, &e.Value)
+			limit--
+		})
+		if next != 0 {
+			return uint64(next)
+		}
+		cursor = cursorIPv6
+	}
+	next := t.t6.tb.RangeFrom(flowtable.Ref(cursor&^cursorIPv6), limit, func(_ flowtable.Ref, e *Entry6) {
+		count(packet.FamilyIPv6, e.Key.Proto, &e.Value)
+	})
+	if next != 0 {
+		return cursorIPv6 | uint64(next)
+	}
+	return 0
 }
 
 // EntryInfo describes one connection, as `conntrack -L` lists it.
