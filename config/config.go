@@ -192,6 +192,17 @@ const (
 	DirReply
 )
 
+// String returns the direction as the config spells it ("any" for none).
+func (d Direction) String() string {
+	switch d {
+	case DirOriginal:
+		return "original"
+	case DirReply:
+		return "reply"
+	}
+	return "any"
+}
+
 // Range is an inclusive range of 16-bit values (ports, VLAN ids, ICMP
 // type<<8|code).
 type Range struct{ Lo, Hi uint16 }

@@ -101,6 +101,15 @@ func Compile(cfg *config.Config, generation uint64) (*Ruleset, error) {
 	if len(cfg.Ports) > 65535 {
 		return nil, fmt.Errorf("rules: %d ports, at most 65535", len(cfg.Ports))
 	}
+	for _, list := range [][]config.Rule{cfg.Rules, cfg.NoTrack} {
+		for i := range list {
+			for _, p := range list[i].Match.InPorts {
+				if int(p) >= len(cfg.Ports) {
+					return nil, fmt.Errorf("rules: rule %q matches input port %d of %d", list[i].Name, p, len(cfg.Ports))
+				}
+			}
+		}
+	}
 	rs := &Ruleset{
 		Generation:   generation,
 		KeepVerdicts: cfg.Reload.Existing == config.ExistingKeep,
