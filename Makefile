@@ -39,7 +39,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) \
 		./dataplane/... ./flowtable/... ./config/... ./alg/... ./perf/...
 
-demo: build
+demo: deps build
 	deploy/lab/lab.sh demo
 
 lint:
