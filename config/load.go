@@ -41,6 +41,13 @@ func Parse(name string, data []byte) (*Config, error) {
 			continue // reported with its parent
 		}
 		path, line := d.pos.find(k.String())
+		for p := k; line == 0 && len(p) > 1; {
+			// Keys inside inline tables have no line of their own.
+			p = p[:len(p)-1]
+			var parent string
+			parent, line = d.pos.find(p.String())
+			path = parent + strings.TrimPrefix(k.String(), p.String())
+		}
 		d.errs = append(d.errs, &Error{File: name, Line: line, Key: path, Msg: "unknown key"})
 	}
 	if len(d.errs) > 0 {
@@ -69,6 +76,24 @@ func (d *decoder) sorted() Errors {
 	return d.errs
 }
 
+// friendly rewords the decoder's messages about the schema's structure,
+// which name internal Go types.
+func friendly(key, msg string) string {
+	if strings.Contains(msg, "destination has type slice") {
+		return fmt.Sprintf("expected [[%s]] entries (an array of tables), got a single table or value", key)
+	}
+	if m := tomlMismatchRE.FindStringSubmatch(msg); m != nil {
+		got := map[string]string{"int64": "an integer", "float64": "a float", "string": "a string", "bool": "a boolean"}[m[1]]
+		if got == "" {
+			got = "an array"
+		}
+		return "expected a table, got " + got
+	}
+	return msg
+}
+
+var tomlMismatchRE = regexp.MustCompile(`type mismatch for config\.raw\w*: expected table but found (\S+)$`)
+
 var tomlLineRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 // tomlError turns a decoder error into an Error with a line.
@@ -79,11 +104,12 @@ func (d *decoder) tomlError(err error) *Error {
 		if pe.Usage != "" && msg == "" {
 			msg = pe.Usage
 		}
-		return &Error{File: d.file, Line: pe.Position.Line, Key: pe.LastKey, Msg: msg}
+		return &Error{File: d.file, Line: pe.Position.Line, Key: pe.LastKey, Msg: friendly(pe.LastKey, msg)}
 	}
 	if m := tomlLineRE.FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return &Error{File: d.file, Line: line, Key: m[2], Msg: m[3]}
+		return &Error{File: d.file, Line: line, Key: m[2], Msg: friendly(m[2], m[3])}
 	}
+
 	return &Error{File: d.file, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
 }
