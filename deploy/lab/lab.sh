@@ -296,7 +296,9 @@ cmd_traffic() {
 	probe "ftp active RETR pub/1M.bin" ok ftp_get off
 	if [ -s "$STATE/statewalld.pid" ]; then
 		echo "firewall counters (metrics inside $NS_F):"
-		ip netns exec $NS_F curl -s --max-time 2 127.0.0.1:9469/metrics 2>/dev/null | grep -E '^(statewall|fw)_' | grep -vE '_bucket|^#' | head -40 || true
+		ip netns exec $NS_F curl -s --max-time 2 127.0.0.1:9469/metrics 2>/dev/null |
+			grep -E '^statewall_(packets|drops|ct_state_packets|rule_packets|expectations_[a-z]+|port_(rx|tx)_packets)_total' |
+			awk '$2 != 0 { print "  " $0 }' || true
 	fi
 	[ $FAILS -eq 0 ] || {
 		echo "$FAILS probe(s) failed"

@@ -208,10 +208,12 @@ ovs_start() { # MODE
 		# --no-huge implies legacy memory; saying so stops OVS adding --in-memory.
 		extra="--no-huge --legacy-mem -m 3072 --no-pci --no-shconf --file-prefix=swbench-ovs$$"
 	fi
-	# lcore 0: OVS main and handler threads; core 1: the one PMD thread.
+	# Core 1: the one PMD thread (OVS pins it there); everything else of
+	# OVS (main, handler, revalidator threads) is kept on core 0 by taskset.
 	vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true other_config:dpdk-lcore-mask=0x1 \
-		other_config:pmd-cpu-mask=0x2 "other_config:dpdk-extra=$extra"
-	"$OVS_VSWITCHD" "unix:$OVS_RUN/db.sock" --pidfile="$OVS_RUN/ovs-vswitchd.pid" \
+		other_config:pmd-cpu-mask=0x2 other_config:n-handler-threads=1 other_config:n-revalidator-threads=1 \
+		"other_config:dpdk-extra=$extra"
+	taskset -c 0 "$OVS_VSWITCHD" "unix:$OVS_RUN/db.sock" --pidfile="$OVS_RUN/ovs-vswitchd.pid" \
 		--unixctl="$OVS_RUN/ovs-vswitchd.ctl" --log-file="$OVS_RUN/ovs-vswitchd.log" -vconsole:off --detach
 }
 
@@ -219,7 +221,6 @@ ovs_stop() {
 	ovs_env
 	ovs-appctl -t "$OVS_RUN/ovs-vswitchd.ctl" exit --cleanup 2>/dev/null || true
 	ovs-appctl -t "$OVS_RUN/ovsdb-server.ctl" exit 2>/dev/null || true
-	cp "$OVS_RUN/ovs-vswitchd.log" "$WORK/" 2>/dev/null || true
 	OVS_RUN=""
 }
 
@@ -274,9 +275,12 @@ run_ovs() { # FLOWS MODE -> pps on stdout
 
 # >>> STATEWALLD HOOK <<<
 # run_statewall FLOWS MODE prints the firewall's forwarding rate in pps, or
-# "n/a" while ./cmd/statewalld cannot `run` yet. Once the daemon is wired:
-# check the config keys below against config/ and read the sink's tx count
-# from the metrics name the daemon exports (STATEWALL_TX_METRIC).
+# "n/a" while ./cmd/statewalld cannot `run`. It writes a config naming the
+# same vdevs, runs `statewalld run -c`, and reads the sink's tx counter from
+# the metrics endpoint (STATEWALL_TX_METRIC overrides the series). The
+# daemon's mbuf pool must hold the whole infinite_rx capture
+# (dpdk.DeviceMbufs says how many); until it does, the source port fails to
+# start and the rate is reported as 0.
 run_statewall() {
 	local flows=$1 mode=$2 r pcap pkts mem eal bin cfg metrics="127.0.0.1:19469"
 	if [ ! -d "$ROOT/cmd/statewalld" ] || ! ls "$ROOT"/cmd/statewalld/*.go >/dev/null 2>&1; then
@@ -343,7 +347,8 @@ run_statewall() {
 	log "statewalld $flows flows $mode: $bin run -c $cfg"
 	"$bin" run -c "$cfg" >"$WORK/statewall-$flows-$mode.log" 2>&1 &
 	BG_PID=$!
-	local metric=${STATEWALL_TX_METRIC:-statewall_port_tx_packets_total\{port=\"sink\"\}}
+	# Ports are labelled with their ethdev name.
+	local metric=${STATEWALL_TX_METRIC:-statewall_port_tx_packets_total\{port=\"net_null0\"\}}
 	sw_tx() { curl -s "http://$metrics/metrics" | awk -v m="$metric" 'index($0, m) == 1 { printf "%.0f\n", $2; exit }'; }
 	local waited=0
 	until [ "$(sw_tx)" -gt 0 ] 2>/dev/null; do
