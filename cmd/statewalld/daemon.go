@@ -25,6 +25,7 @@ import (
 	"github.com/statewall/statewall/dataplane/engine"
 	"github.com/statewall/statewall/dataplane/metrics"
 	"github.com/statewall/statewall/dataplane/pipeline"
+	"github.com/statewall/statewall/dataplane/port"
 	"github.com/statewall/statewall/flowtable/arena"
 	"github.com/statewall/statewall/flowtable/ctstate"
 )
@@ -215,12 +216,17 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 			if peer < 0 || w >= ports[i].RxQueues() {
 				continue
 			}
-			bindings = append(bindings, pipeline.Binding{In: ports[i], InIndex: uint16(i), Queue: w, Out: ports[peer], OutQ: w % ports[peer].TxQueues()})
+			bindings = append(bindings, pipeline.Binding{In: ports[i], InIndex: uint16(i), Queue: w, Out: ports[peer], OutQ: w % ports[peer].TxQueues(),
+				NewFrame: func(data []byte) (port.Frame, bool) {
+					f, err := pool.Alloc(data)
+					return f, err == nil
+				}})
 		}
 		if len(bindings) == 0 && w > 0 {
 			logger.Warn("worker has no queue to poll (ports have fewer queues than workers)", "worker", w)
 		}
-		rt.Pipelines = append(rt.Pipelines, pipeline.NewWorker(pipeline.Config{ID: w, Burst: cfg.Dataplane.Burst, AcceptNonIP: true},
+		rt.Pipelines = append(rt.Pipelines, pipeline.NewWorker(pipeline.Config{ID: w, Burst: cfg.Dataplane.Burst, AcceptNonIP: true,
+			RejectRate: cfg.Reject.Rate, RejectBurst: cfg.Reject.Burst},
 			bindings, tr, shared.Ruleset, clock, nil))
 	}
 

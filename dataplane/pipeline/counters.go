@@ -59,6 +59,9 @@ type Counters struct {
 	// BurstSizes is a histogram of received burst sizes over BurstBuckets.
 	BurstSizes [len(BurstBuckets) + 1]uint64
 	TxDropped  uint64
+	// RejectsSent counts the TCP RSTs and ICMP unreachables REJECT sent;
+	// RejectsLimited those the rate limit (or no buffer) held back.
+	RejectsSent, RejectsLimited uint64
 	// Rules holds per-rule packet and byte counters of the ruleset
 	// generation RulesGeneration; index len-1 is the default policy.
 	RulesGeneration uint64

@@ -29,6 +29,11 @@ type Binding struct {
 	Queue   int
 	Out     port.Port
 	OutQ    int
+	// NewFrame copies a generated reply (a REJECT's TCP RST or ICMP
+	// unreachable) into a buffer In can transmit (an mbuf). nil sends the
+	// worker's scratch buffer itself, which suits ports whose TxBurst is
+	// done with a frame when it returns (memory, files).
+	NewFrame func(data []byte) (port.Frame, bool)
 }
 
 // Clock gives a worker the time once per burst.
@@ -78,6 +83,9 @@ type Config struct {
 	// NoVerdictCache classifies every packet (for tests and benchmarks
 	// that measure what the cache saves).
 	NoVerdictCache bool
+	// RejectRate and RejectBurst limit the replies REJECT sends (per
+	// second and bucket depth); a rate of 0 makes REJECT a silent drop.
+	RejectRate, RejectBurst int
 }
 
 // heldFrame is a fragment waiting for the rest of its datagram.
@@ -124,6 +132,10 @@ type Worker struct {
 	heldTx  []port.Frame  // scratch for releasing a datagram's fragments
 	one     [1]port.Frame
 
+	replyBuf    [packet.MaxReplyLen]byte
+	rejectMilli uint64 // reject tokens, in thousandths
+	rejectLast  uint32 // clock of the last refill
+
 	snapMu   sync.Mutex
 	snap     Counters
 	snapSkip int
@@ -168,7 +180,9 @@ func NewWorker(cfg Config, bindings []Binding, tracker *conntrack.Tracker, rules
 		requests: make(chan func(*conntrack.Tracker)),
 		defrag:   defrag.New(cfg.Defrag),
 		held:     make([]heldFrame, 0, 256),
-		heldTx:   make([]port.Frame, 0, 256)}
+		heldTx:   make([]port.Frame, 0, 256),
+		// The reject bucket starts full.
+		rejectMilli: uint64(max(cfg.RejectBurst, 1)) * 1000}
 }
 
 // Tracker returns the worker's connection tracker (owner goroutine only).
@@ -287,6 +301,48 @@ func (w *Worker) pollBinding(b *Binding) int {
 	}
 	w.tracker.Expire(now, w.cfg.ExpireBudget)
 	return n
+}
+
+// reject answers p, which a rule rejected, with a TCP RST (TCP) or an
+// ICMP port unreachable (anything else) back out of the port it came in
+// by, within the configured rate.
+func (w *Worker) reject(now uint32, b *Binding, p *packet.Parsed) {
+	c := &w.counters
+	if w.cfg.RejectRate <= 0 || b.In.LinkType() != packet.LinkEthernet {
+		return
+	}
+	burst := uint64(max(w.cfg.RejectBurst, 1)) * 1000
+	w.rejectMilli = min(w.rejectMilli+uint64(now-w.rejectLast)*uint64(w.cfg.RejectRate), burst)
+	w.rejectLast = now
+	if w.rejectMilli < 1000 {
+		c.RejectsLimited++
+		return
+	}
+	var reply []byte
+	if p.Tuple.Proto == packet.ProtoTCP {
+		reply = packet.TCPReset(w.replyBuf[:], p)
+	} else {
+		reply = packet.Unreachable(w.replyBuf[:], p)
+	}
+	if reply == nil {
+		return
+	}
+	f := port.Frame{Data: reply}
+	if b.NewFrame != nil {
+		var ok bool
+		if f, ok = b.NewFrame(reply); !ok {
+			c.RejectsLimited++
+			return
+		}
+	}
+	w.one[0] = f
+	if b.In.TxBurst(b.Queue, w.one[:]) == 1 {
+		w.rejectMilli -= 1000
+		c.RejectsSent++
+	} else {
+		b.In.Free(w.one[:])
+		c.TxDropped++
+	}
 }
 
 // fragment runs frame i, an IP fragment, through reassembly. A held
@@ -464,6 +520,7 @@ func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Pa
 		if o.Reason == packet.ReasonNone {
 			o.Reason = packet.ReasonRuleReject
 		}
+		w.reject(now, b, p)
 	default:
 		o.Verdict = VerdictDrop
 		if o.Reason == packet.ReasonNone {

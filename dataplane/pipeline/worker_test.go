@@ -11,6 +11,7 @@ import (
 	"github.com/statewall/statewall/config"
 	"github.com/statewall/statewall/config/rules"
 	"github.com/statewall/statewall/dataplane/engine"
+	"github.com/statewall/statewall/dataplane/packet"
 	"github.com/statewall/statewall/dataplane/packet/packettest"
 	"github.com/statewall/statewall/dataplane/pipeline"
 	"github.com/statewall/statewall/dataplane/port/memport"
@@ -62,6 +63,13 @@ name = "ping"
 ct_state = "NEW"
 proto = "icmp"
 action = "accept"
+
+[[rule]]
+name = "ident"
+ct_state = "NEW"
+proto = ["tcp", "udp"]
+dport = 113
+action = "reject"
 `
 
 type fixedClock struct{ now uint32 }
@@ -256,5 +264,55 @@ func BenchmarkWorkerEstablished(b *testing.B) {
 			b.ReportMetric(float64(pkts)/b.Elapsed().Seconds()/1e6, "Mpps")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(pkts), "ns/pkt")
 		})
+	}
+}
+
+// TestRejectAnswersWithinTheRate checks that REJECT answers a TCP SYN with
+// a RST and a UDP datagram with an ICMP port unreachable, back out of the
+// port they came in by, and that the rate limit holds back the rest.
+func TestRejectAnswersWithinTheRate(t *testing.T) {
+	var frames [][]byte
+	for i := 0; i < 10; i++ {
+		frames = append(frames,
+			packettest.Frame(packettest.Spec{Src: ap("198.18.0.9:4000"), Dst: ap("198.19.0.2:113"), Proto: "tcp", Flags: packettest.SYN, Seq: uint32(i)}),
+			packettest.Frame(packettest.Spec{Src: ap("[fd00::9]:4000"), Dst: ap("[fd00::2]:113"), Proto: "udp"}))
+	}
+	c, err := config.Parse("test.toml", []byte(testRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := engine.NewShared(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := shared.NewTracker(1, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := memport.New("lan", frames, memport.Record())
+	out := memport.New("wan", nil, memport.Record())
+	w := pipeline.NewWorker(pipeline.Config{Burst: 32, RejectRate: 1, RejectBurst: 4}, []pipeline.Binding{{In: in, Out: out}}, tr, shared.Ruleset, &fixedClock{now: 1000}, nil)
+	for !w.Done() {
+		w.Poll()
+	}
+	w.Publish()
+	if len(out.Sent()) != 0 {
+		t.Errorf("%d rejected frames forwarded", len(out.Sent()))
+	}
+	replies := in.Sent()
+	if len(replies) != 4 {
+		t.Fatalf("%d replies, want the burst of 4", len(replies))
+	}
+	var p packet.Parsed
+	if packet.Parse(replies[0], packet.LinkEthernet, &p) != packet.ReasonNone || p.TCP.Flags&packet.TCPRst == 0 {
+		t.Errorf("first reply is not a RST: %+v", p.TCP)
+	}
+	if packet.Parse(replies[1], packet.LinkEthernet, &p) != packet.ReasonNone || !p.ICMP.IsError || p.Tuple.Proto != packet.ProtoICMPv6 {
+		t.Errorf("second reply is not an ICMPv6 error: %+v", p.ICMP)
+	}
+	var cnt pipeline.Counters
+	w.Snapshot(&cnt)
+	if cnt.RejectsSent != 4 || cnt.RejectsLimited != 16 || cnt.ByVerdict[pipeline.VerdictReject] != 20 {
+		t.Errorf("rejects sent %d, limited %d, verdicts %d; want 4, 16, 20", cnt.RejectsSent, cnt.RejectsLimited, cnt.ByVerdict[pipeline.VerdictReject])
 	}
 }
