@@ -14,17 +14,18 @@
 //     IPv4, binary search for IPv6). The first matching rule is the lowest
 //     bit of the intersection, found word by word in rule order; the
 //     aggregate vectors skip words where some field has no candidate.
-//   - A HyperSplit decision tree (Qi et al., INFOCOM 2009) holds the
-//     simple rules: those whose every field is one range (one prefix, one
-//     port range, ...) and that look at no flow-variant field, the bulk of
-//     a large firewall. Its nodes split one field's range at a rule
-//     boundary; a leaf lists its candidates in rule order, each with its
-//     box inline, cut after the first rule that surely matches the whole
-//     leaf. The bit vectors then hold only the other rules (lists, sets,
+//   - A HyperSplit decision tree (Qi et al., INFOCOM 2009) holds the rules
+//     that look at no flow-variant field and are the union of at most 4
+//     boxes (a box: one range per field; a rule's match is the product of
+//     its fields' lists, so a rule naming 2 networks and 2 ports is 4
+//     boxes), the bulk of a large firewall. Its nodes split one field's
+//     range at a box boundary; a leaf lists its boxes in rule order, with
+//     their checks inline, cut after the first box that covers the whole
+//     leaf. The bit vectors then hold only the other rules (large sets,
 //     TCP flags, ICMP types) and are scanned only below the tree's answer.
-//     When the simple rules overlap so much that the tree would replicate
-//     them more than 16 times on average, there is no tree and the bit
-//     vectors hold every rule.
+//     When the boxes overlap so much that the tree would replicate them
+//     more than 16 times on average, there is no tree and the bit vectors
+//     hold every rule.
 //
 // Both keep first-match semantics exactly, and both report whether the
 // decision depended only on flow-invariant fields (Match.Cacheable); the
@@ -209,8 +210,8 @@ func (rs *Ruleset) Summary(w io.Writer) {
 		rs.filter.words, strings.Join(fields, " "), rs.MemoryBytes())
 	if t := rs.filter.tree; t != nil {
 		simple := len(cfg.Rules) - rs.filter.rowRules
-		fmt.Fprintf(w, "  decision tree: %d single-range rules, %d nodes, %d candidate entries (%.1f per rule); bit vectors: %d rules\n",
-			simple, len(t.nodes), t.cands, float64(t.cands)/float64(max(simple, 1)), rs.filter.rowRules)
+		fmt.Fprintf(w, "  decision tree: %d rules as %d boxes, %d nodes, %d candidate entries (%.1f per box); bit vectors: %d rules\n",
+			simple, t.boxes, len(t.nodes), t.cands, float64(t.cands)/float64(max(t.boxes, 1)), rs.filter.rowRules)
 	} else if len(cfg.Rules) > 0 {
 		fmt.Fprintf(w, "  decision tree: none (rules overlap too much); bit vectors: %d rules\n", len(cfg.Rules))
 	}

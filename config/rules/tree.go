@@ -7,12 +7,17 @@ import (
 	"github.com/statewall/statewall/dataplane/packet"
 )
 
-// The decision tree classifies the simple rules (see tree.stream): a
+// The decision tree classifies the rules that are unions of a few boxes: a
 // HyperSplit tree (Qi, Xu, Yang, Li, Li, "Packet classification
 // algorithms: from theory to practice", INFOCOM 2009), a binary tree whose
-// nodes split one field's range at a rule boundary. A leaf lists, in rule
-// order, every simple rule that may match a packet in its region, up to
-// the first that surely matches all of it, so the first match is exact.
+// nodes split one field's range at a box boundary.
+//
+// A rule looking at no flow-variant field is the product of its fields'
+// value lists; when that product has at most maxBoxes terms the rule is
+// the exact union of as many boxes (one range per dimension), and the tree
+// holds those boxes. A leaf lists, in rule order, every box that meets
+// its region, cut after the first box that covers all of it, so the first
+// rule whose box holds the packet is the first matching rule of the tree.
 // The other rules are left to the bit vectors, which the lookup scans only
 // below the tree's answer.
 
@@ -34,18 +39,21 @@ const (
 	numTreeDims
 )
 
-const leafDim = 255
+// leafDim marks a leaf node; headerDim a candidate header in the stream.
+const (
+	leafDim   = 255
+	headerDim = 254
+)
 
-// Tree shape limits: leaves of at most binth rules unless no split
-// separates them. Rules that overlap a lot (wide and narrow ranges on the
-// same fields) replicate into many leaves; past a budget of 16 candidate
-// entries per rule the tree is dropped and lookups scan the aggregated bit
-// vectors instead, which costs more per packet but bounds build time and
-// memory.
+// Tree shape limits: leaves of at most binth boxes unless no split
+// separates them. Boxes that overlap a lot replicate into many leaves;
+// past a budget of 16 candidate entries per box (or of split work) the
+// tree is dropped and the bit vectors hold every rule.
 const (
 	binth        = 8
 	maxTreeDepth = 40
-	sampleRules  = 256
+	sampleBoxes  = 256
+	maxBoxes     = 4 // boxes a rule may expand into
 )
 
 type rng struct{ lo, hi uint64 }
@@ -61,70 +69,19 @@ type treeNode struct {
 
 type tree struct {
 	nodes []treeNode
-	// The tree holds the simple rules: those whose every field is one
-	// range (a single prefix, one port range, ...) and that look at no
-	// flow-variant field. Leaves are runs of entries in one stream: per
-	// candidate rule a header {lo: rule, hi: number of checks, dim:
-	// headerDim} then its checks inline, so a leaf is checked against the
-	// tree keys in one sequential sweep.
+	// Leaves are runs of entries in one stream: per candidate box a header
+	// {lo: rule, hi: number of checks, dim: headerDim} then its checks
+	// inline, so a leaf is checked against the keys in one sweep.
 	stream []boxCheck
-	simple []bool // per rule: in the tree
-	cands  int    // candidate entries, for the budget and summaries
+	simple []bool // per rule: held by the tree
+	boxes  int    // boxes the simple rules expand into
+	cands  int    // candidate entries in leaves
 }
 
-// maxChecks bounds a simple rule's checks.
-const maxChecks = 255
-
-// headerDim marks a candidate header in the leaf stream.
-const headerDim = 254
-
+// boxCheck is one dimension of a box: the key must lie in [lo, hi].
 type boxCheck struct {
 	lo, hi uint64
 	dim    uint8
-}
-
-// simpleBox returns the checks of a rule whose projection is exact and
-// one range per dimension, or false.
-func (p *ruleProj) simpleBox() ([]boxCheck, bool) {
-	if p.variant || p.never {
-		return nil, false
-	}
-	var out []boxCheck
-	fam := uint64(0)
-	for _, f := range []struct {
-		a            *addrProj
-		d4, dhi, dlo int
-	}{{&p.dst, tDst4, tDst6Hi, tDst6Lo}, {&p.src, tSrc4, tSrc6Hi, tSrc6Lo}} {
-		a := f.a
-		switch {
-		case a.any:
-		case len(a.v4) == 1 && len(a.v6) == 0 && fam != 2:
-			fam = 1
-			out = append(out, boxCheck{a.v4[0].lo, a.v4[0].hi, uint8(f.d4)})
-		case len(a.v6) == 1 && len(a.v4) == 0 && fam != 1:
-			fam = 2
-			out = append(out, boxCheck{a.v6[0][0].lo, a.v6[0][0].hi, uint8(f.dhi)},
-				boxCheck{a.v6[0][1].lo, a.v6[0][1].hi, uint8(f.dlo)})
-		default:
-			return nil, false
-		}
-	}
-	for _, d := range []int{tDport, tSport, tProto, tStateDir, tInPort, tVLAN} {
-		switch len(p.proj[d]) {
-		case 0:
-		case 1:
-			out = append(out, boxCheck{p.proj[d][0].lo, p.proj[d][0].hi, uint8(d)})
-		default:
-			return nil, false
-		}
-	}
-	if fam != 0 {
-		out = append(out, boxCheck{fam, fam, tFam})
-	}
-	if len(out) > maxChecks {
-		return nil, false
-	}
-	return out, true
 }
 
 // treeKeys fills the tree's keys from the classifier's keys.
@@ -157,31 +114,17 @@ func (t *tree) leaf(tk *[numTreeDims]uint64) []boxCheck {
 	return t.stream[n.left:n.thr]
 }
 
-// addrProj is one address field of a rule, for exact cover checks.
-type addrProj struct {
-	any  bool
-	v4   []rng    // merged IPv4 ranges
-	v6   [][2]rng // IPv6 prefixes as (hi, lo) boxes
-	has4 bool
-	has6 bool
-}
-
-// ruleProj is a rule projected on every tree dimension: proj[d] holds
-// merged ranges (nil: any value). Address dimensions over-approximate
-// (a rule with IPv6 prefixes keeps value 0 on the IPv4 dimension, the key
-// IPv6 packets carry there); src and dst keep the exact prefixes for covers.
-type ruleProj struct {
-	proj     [numTreeDims][]rng
-	src, dst addrProj
-	variant  bool
-	never    bool // matches no packet at all
-}
-
 var fullRange = [numTreeDims]rng{
-	tStateDir: {0, numStateKeys*2 - 1}, tProto: {0, 255}, tFam: {0, 2},
-	tSrc4: {0, 1<<32 - 1}, tDst4: {0, 1<<32 - 1},
+	tStateDir: {0, ^uint64(0)}, tProto: {0, ^uint64(0)}, tFam: {0, ^uint64(0)},
+	tSrc4: {0, ^uint64(0)}, tDst4: {0, ^uint64(0)},
 	tSrc6Hi: {0, ^uint64(0)}, tSrc6Lo: {0, ^uint64(0)}, tDst6Hi: {0, ^uint64(0)}, tDst6Lo: {0, ^uint64(0)},
-	tSport: {0, 65535}, tDport: {0, 65535}, tInPort: {0, 65535}, tVLAN: {0, config.VLANUntagged},
+	tSport: {0, ^uint64(0)}, tDport: {0, ^uint64(0)}, tInPort: {0, ^uint64(0)}, tVLAN: {0, ^uint64(0)},
+}
+
+// box is one term of a rule's expansion: a range per dimension.
+type box struct {
+	r    [numTreeDims]rng
+	rule int32
 }
 
 func mergeRanges(rs []rng) []rng {
@@ -205,180 +148,160 @@ func mergeRanges(rs []rng) []rng {
 	return out
 }
 
-func project(m *config.Match, i int) ruleProj {
-	var p ruleProj
-	p.variant = len(m.ICMP) > 0 || m.TCPFlagsMask != 0
-	small := func(f field, d int) {
+// alt is one alternative of a field: ranges on up to three dimensions
+// (an IPv6 prefix uses two, plus the family).
+type alt struct {
+	n    int
+	dims [3]uint8
+	r    [3]rng
+	fam  uint64 // 1 or 2 for address alternatives, else 0
+}
+
+// expand returns rule i's boxes, or false when the rule looks at a
+// flow-variant field or would need more than maxBoxes boxes. A rule that
+// matches nothing expands into no box.
+func expand(m *config.Match, i int) ([]box, bool) {
+	if len(m.ICMP) > 0 || m.TCPFlagsMask != 0 {
+		return nil, false
+	}
+	var fields [][]alt
+	small := func(f field, d uint8) {
 		s := fieldSpans(m, f, i)
 		if s == nil {
 			return
 		}
-		rs := make([]rng, 0, len(s))
+		var rs []rng
 		for _, x := range s {
 			if x.rule >= 0 {
 				rs = append(rs, rng{x.lo.lo, x.hi.lo})
 			}
 		}
-		if len(rs) == 0 {
-			p.never = true
+		var alts []alt
+		for _, r := range mergeRanges(rs) {
+			alts = append(alts, alt{n: 1, dims: [3]uint8{d}, r: [3]rng{r}})
 		}
-		p.proj[d] = mergeRanges(rs)
+		fields = append(fields, alts) // empty: the rule matches nothing
 	}
-	small(fStateDir, tStateDir)
-	small(fProto, tProto)
-	small(fSport, tSport)
-	small(fDport, tDport)
-	small(fInPort, tInPort)
-	small(fVLAN, tVLAN)
-	fams := [3]bool{true, true, true}
-	addr := func(f field, a *addrProj, d4, dhi, dlo int) {
+	addr := func(f field, d4, dhi, dlo uint8) {
 		s := fieldSpans(m, f, i)
 		if s == nil {
-			a.any = true
 			return
 		}
-		var r4, rhi, rlo []rng
+		var v4 []rng
+		var alts []alt
 		for _, x := range s {
 			if x.v4 {
-				a.has4 = true
-				r4 = append(r4, rng{x.lo.lo, x.hi.lo})
-				a.v4 = append(a.v4, rng{x.lo.lo, x.hi.lo})
+				v4 = append(v4, rng{x.lo.lo, x.hi.lo})
 			} else {
-				a.has6 = true
-				hi, lo := rng{x.lo.hi, x.hi.hi}, rng{x.lo.lo, x.hi.lo}
-				rhi, rlo = append(rhi, hi), append(rlo, lo)
-				a.v6 = append(a.v6, [2]rng{hi, lo})
+				alts = append(alts, alt{n: 2, dims: [3]uint8{dhi, dlo}, r: [3]rng{{x.lo.hi, x.hi.hi}, {x.lo.lo, x.hi.lo}}, fam: 2})
 			}
 		}
-		a.v4 = mergeRanges(a.v4)
-		if a.has6 {
-			r4 = append(r4, rng{0, 0})
+		for _, r := range mergeRanges(v4) {
+			alts = append(alts, alt{n: 1, dims: [3]uint8{d4}, r: [3]rng{r}, fam: 1})
 		}
-		if a.has4 {
-			rhi, rlo = append(rhi, rng{0, 0}), append(rlo, rng{0, 0})
-		}
-		if len(r4) > 0 {
-			p.proj[d4] = mergeRanges(r4)
-		}
-		if len(rhi) > 0 {
-			p.proj[dhi], p.proj[dlo] = mergeRanges(rhi), mergeRanges(rlo)
-		}
-		fams[0] = false
-		fams[1] = fams[1] && a.has4
-		fams[2] = fams[2] && a.has6
+		fields = append(fields, alts)
 	}
-	addr(fSrc, &p.src, tSrc4, tSrc6Hi, tSrc6Lo)
-	addr(fDst, &p.dst, tDst4, tDst6Hi, tDst6Lo)
-	if !fams[0] || !fams[1] || !fams[2] {
-		var rs []rng
-		for f, ok := range fams {
-			if ok {
-				rs = append(rs, rng{uint64(f), uint64(f)})
+	addr(fDst, tDst4, tDst6Hi, tDst6Lo)
+	addr(fSrc, tSrc4, tSrc6Hi, tSrc6Lo)
+	small(fDport, tDport)
+	small(fSport, tSport)
+	small(fProto, tProto)
+	small(fStateDir, tStateDir)
+	small(fInPort, tInPort)
+	small(fVLAN, tVLAN)
+	total := 1
+	for _, alts := range fields {
+		total *= len(alts)
+		if total > maxBoxes {
+			return nil, false
+		}
+	}
+	out := make([]box, 0, total)
+	var rec func(k int, b box, fam uint64)
+	rec = func(k int, b box, fam uint64) {
+		if k == len(fields) {
+			if fam != 0 {
+				b.r[tFam] = rng{fam, fam}
 			}
+			out = append(out, b)
+			return
 		}
-		if len(rs) == 0 {
-			p.never = true
-		}
-		p.proj[tFam] = mergeRanges(rs)
-	}
-	return p
-}
-
-// intersects reports whether ranges rs (nil: any) meet [lo, hi].
-func intersects(rs []rng, lo, hi uint64) bool {
-	if rs == nil {
-		return true
-	}
-	for _, r := range rs {
-		if r.lo <= hi && lo <= r.hi {
-			return true
-		}
-	}
-	return false
-}
-
-// within reports whether [lo, hi] lies inside one of rs (nil: any).
-func within(rs []rng, r rng) bool {
-	if rs == nil {
-		return true
-	}
-	for _, x := range rs {
-		if x.lo <= r.lo && r.hi <= x.hi {
-			return true
-		}
-	}
-	return false
-}
-
-func (a *addrProj) covers(reg *[numTreeDims]rng, d4, dhi, dlo int) bool {
-	if a.any {
-		return true
-	}
-	fam := reg[tFam]
-	if fam.lo == 0 {
-		return false // packets without IP are in the region
-	}
-	if fam.lo <= 1 && 1 <= fam.hi && !within(a.v4, reg[d4]) {
-		return false
-	}
-	if fam.hi >= 2 {
-		ok := false
-		for _, b := range a.v6 {
-			if b[0].lo <= reg[dhi].lo && reg[dhi].hi <= b[0].hi && b[1].lo <= reg[dlo].lo && reg[dlo].hi <= b[1].hi {
-				ok = true
-				break
+		for _, a := range fields[k] {
+			if a.fam != 0 && fam != 0 && a.fam != fam {
+				continue // an IPv4 source and an IPv6 destination: no packet
 			}
+			nb := b
+			for j := 0; j < a.n; j++ {
+				nb.r[a.dims[j]] = a.r[j]
+			}
+			rec(k+1, nb, max(fam, a.fam))
 		}
-		if !ok {
+	}
+	rec(0, box{r: fullRange, rule: int32(i)}, 0)
+	return out, true
+}
+
+// checkOrder is the order a box's checks are tried in: the most selective
+// fields first.
+var checkOrder = [numTreeDims]uint8{tDst4, tDst6Hi, tDst6Lo, tSrc4, tSrc6Hi, tSrc6Lo, tDport, tSport, tProto, tStateDir, tInPort, tVLAN, tFam}
+
+func (b *box) checks(out []boxCheck) []boxCheck {
+	for _, d := range checkOrder {
+		if b.r[d] != fullRange[d] {
+			out = append(out, boxCheck{b.r[d].lo, b.r[d].hi, d})
+		}
+	}
+	return out
+}
+
+func (b *box) covers(reg *[numTreeDims]rng) bool {
+	for d := range b.r {
+		if reg[d].lo < b.r[d].lo || reg[d].hi > b.r[d].hi {
 			return false
 		}
 	}
 	return true
 }
 
-// covers reports whether the rule surely matches every packet in reg.
-func (p *ruleProj) covers(reg *[numTreeDims]rng) bool {
-	if p.variant {
-		return false
-	}
-	for _, d := range []int{tStateDir, tProto, tSport, tDport, tInPort, tVLAN} {
-		if !within(p.proj[d], reg[d]) {
-			return false
-		}
-	}
-	return p.src.covers(reg, tSrc4, tSrc6Hi, tSrc6Lo) && p.dst.covers(reg, tDst4, tDst6Hi, tDst6Lo)
-}
-
 type treeBuilder struct {
 	t      tree
-	proj   []ruleProj
-	boxes  [][]boxCheck // per rule: its checks when simple
-	budget int          // candidate entries plus nodes
-	work   int          // rule visits left for choosing splits
+	boxes  []box
+	budget int // candidate entries plus nodes
+	work   int // box visits left for choosing splits
 	failed bool
 	scr    []uint64
 	stack  []int32 // candidate lists of the nodes being built
+	chk    []boxCheck
 }
 
-// buildTree returns nil when the tree would exceed its budget.
+// buildTree returns the tree of the rules that expand into boxes, or nil
+// when it would exceed its budget.
 func buildTree(rules []config.Rule, nports int) *tree {
-	b := &treeBuilder{proj: make([]ruleProj, len(rules)), budget: 16*len(rules) + 1<<12, work: 1024*len(rules) + 1<<20}
-	root := make([]int32, 0, len(rules))
-	b.stack = make([]int32, 0, 8*len(rules)+64)
-	b.t.stream = make([]boxCheck, 0, 8*len(rules)+64)
-	b.t.nodes = make([]treeNode, 0, len(rules)/2+16)
+	b := &treeBuilder{}
 	b.t.simple = make([]bool, len(rules))
-	b.boxes = make([][]boxCheck, len(rules))
 	for i := range rules {
-		b.proj[i] = project(&rules[i].Match, i)
-		b.boxes[i], b.t.simple[i] = b.proj[i].simpleBox()
-		if b.t.simple[i] {
-			root = append(root, int32(i))
+		bs, ok := expand(&rules[i].Match, i)
+		if ok {
+			b.t.simple[i] = true
+			b.boxes = append(b.boxes, bs...)
 		}
 	}
-	reg := fullRange
-	reg[tInPort] = rng{0, uint64(nports)}
-	b.t.nodes = append(b.t.nodes, treeNode{})
+	n := len(b.boxes)
+	b.t.boxes = n
+	b.budget, b.work = 16*n+1<<12, 1024*n+1<<20
+	root := make([]int32, n)
+	for i := range root {
+		root[i] = int32(i)
+	}
+	b.stack = make([]int32, 0, 8*n+64)
+	b.t.stream = make([]boxCheck, 0, 8*n+64)
+	b.t.nodes = make([]treeNode, 1, n/2+16)
+	reg := [numTreeDims]rng{
+		tStateDir: {0, numStateKeys*2 - 1}, tProto: {0, 255}, tFam: {0, 2},
+		tSrc4: {0, 1<<32 - 1}, tDst4: {0, 1<<32 - 1},
+		tSrc6Hi: {0, ^uint64(0)}, tSrc6Lo: {0, ^uint64(0)}, tDst6Hi: {0, ^uint64(0)}, tDst6Lo: {0, ^uint64(0)},
+		tSport: {0, 65535}, tDport: {0, 65535}, tInPort: {0, uint64(nports)}, tVLAN: {0, config.VLANUntagged},
+	}
 	b.node(0, &reg, root, 0)
 	if b.failed {
 		return nil
@@ -386,61 +309,56 @@ func buildTree(rules []config.Rule, nports int) *tree {
 	return &b.t
 }
 
-// node builds the subtree for reg and rules into slot id.
-func (b *treeBuilder) node(id int32, reg *[numTreeDims]rng, rules []int32, depth int) {
-	for k, r := range rules {
-		if b.proj[r].covers(reg) {
-			rules = rules[:k+1]
+// node builds the subtree for reg and its boxes (in rule order) into id.
+func (b *treeBuilder) node(id int32, reg *[numTreeDims]rng, list []int32, depth int) {
+	for k, x := range list {
+		if b.boxes[x].covers(reg) {
+			list = list[:k+1]
 			break
 		}
 	}
-	b.work -= min(len(rules), 2*sampleRules)*numTreeDims + 2*len(rules)
+	b.work -= min(len(list), 2*sampleBoxes)*numTreeDims + 2*len(list)
 	if b.t.cands+len(b.t.nodes) > b.budget || b.work < 0 {
 		b.failed = true
 		return
 	}
 	dim, thr, ok := -1, uint64(0), false
-	if len(rules) > binth && depth < maxTreeDepth {
-		dim, thr, ok = b.split(reg, rules)
+	if len(list) > binth && depth < maxTreeDepth {
+		dim, thr, ok = b.split(reg, list)
 	}
 	if !ok {
-		start := int32(len(b.t.stream))
-		b.emit(rules)
-		b.t.nodes[id] = treeNode{left: start, thr: uint64(len(b.t.stream)), dim: leafDim}
+		b.leaf(id, list)
 		return
 	}
 	// The children's lists live on a stack shared by the whole build:
 	// pushed here, popped when both subtrees are done. (A reallocation
 	// leaves lists already handed out in the old array, still valid.)
 	mark := len(b.stack)
-	r := reg[dim]
-	for _, i := range rules {
-		if intersects(b.proj[i].proj[dim], r.lo, thr) {
-			b.stack = append(b.stack, i)
+	for _, x := range list {
+		if b.boxes[x].r[dim].lo <= thr {
+			b.stack = append(b.stack, x)
 		}
 	}
 	left := b.stack[mark:len(b.stack):len(b.stack)]
 	mid := len(b.stack)
-	for _, i := range rules {
-		if intersects(b.proj[i].proj[dim], thr+1, r.hi) {
-			b.stack = append(b.stack, i)
+	for _, x := range list {
+		if b.boxes[x].r[dim].hi > thr {
+			b.stack = append(b.stack, x)
 		}
 	}
 	right := b.stack[mid:len(b.stack):len(b.stack)]
-	if len(left) == len(rules) && len(right) == len(rules) {
-		// The sample promised progress the whole list does not make.
-		b.stack = b.stack[:mark]
-		start := int32(len(b.t.stream))
-		b.emit(rules)
-		b.t.nodes[id] = treeNode{left: start, thr: uint64(len(b.t.stream)), dim: leafDim}
+	if len(left) == len(list) && len(right) == len(list) {
+		b.stack = b.stack[:mark] // the sample promised progress the list does not make
+		b.leaf(id, list)
 		return
 	}
-	reg[dim] = rng{r.lo, thr}
 	// Children take adjacent slots so a lookup indexes the next node
 	// instead of branching on the comparison.
 	child := int32(len(b.t.nodes))
 	b.t.nodes = append(b.t.nodes, treeNode{}, treeNode{})
 	b.t.nodes[id] = treeNode{thr: thr, left: child, dim: uint8(dim)}
+	r := reg[dim]
+	reg[dim] = rng{r.lo, thr}
 	b.node(child, reg, left, depth+1)
 	reg[dim] = rng{thr + 1, r.hi}
 	b.node(child+1, reg, right, depth+1)
@@ -448,34 +366,38 @@ func (b *treeBuilder) node(id int32, reg *[numTreeDims]rng, rules []int32, depth
 	b.stack = b.stack[:mark]
 }
 
-// emit appends a leaf's candidates to the stream.
-func (b *treeBuilder) emit(rules []int32) {
-	for _, r := range rules {
-		b.t.stream = append(b.t.stream, boxCheck{uint64(r), uint64(len(b.boxes[r])), headerDim})
-		b.t.stream = append(b.t.stream, b.boxes[r]...)
+// leaf makes id a leaf of the boxes in list.
+func (b *treeBuilder) leaf(id int32, list []int32) {
+	start := int32(len(b.t.stream))
+	for _, x := range list {
+		bx := &b.boxes[x]
+		b.chk = bx.checks(b.chk[:0])
+		b.t.stream = append(b.t.stream, boxCheck{uint64(bx.rule), uint64(len(b.chk)), headerDim})
+		b.t.stream = append(b.t.stream, b.chk...)
 	}
-	b.t.cands += len(rules)
+	b.t.cands += len(list)
+	b.t.nodes[id] = treeNode{left: start, thr: uint64(len(b.t.stream)), dim: leafDim}
 }
 
-// split picks, over all dimensions, the median rule boundary that best
-// balances the two sides (fewest rules on the larger side).
-func (b *treeBuilder) split(reg *[numTreeDims]rng, rules []int32) (int, uint64, bool) {
-	step := max(1, len(rules)/sampleRules)
-	best, bestThr, bestCost, bestSum := -1, uint64(0), (len(rules)+step-1)/step, 0
+// split picks, over all dimensions, the median box boundary that best
+// balances the two sides (fewest boxes on the larger side), estimated on
+// a sample of the boxes.
+func (b *treeBuilder) split(reg *[numTreeDims]rng, list []int32) (int, uint64, bool) {
+	step := max(1, len(list)/sampleBoxes)
+	best, bestThr, bestCost, bestSum := -1, uint64(0), (len(list)+step-1)/step, 0
 	for d := 0; d < numTreeDims; d++ {
 		r := reg[d]
 		if r.lo == r.hi {
 			continue
 		}
 		b.scr = b.scr[:0]
-		for k := 0; k < len(rules); k += step {
-			for _, x := range b.proj[rules[k]].proj[d] {
-				if x.lo > r.lo && x.lo <= r.hi {
-					b.scr = append(b.scr, x.lo-1)
-				}
-				if x.hi >= r.lo && x.hi < r.hi {
-					b.scr = append(b.scr, x.hi)
-				}
+		for k := 0; k < len(list); k += step {
+			x := b.boxes[list[k]].r[d]
+			if x.lo > r.lo && x.lo <= r.hi {
+				b.scr = append(b.scr, x.lo-1)
+			}
+			if x.hi >= r.lo && x.hi < r.hi {
+				b.scr = append(b.scr, x.hi)
 			}
 		}
 		if len(b.scr) == 0 {
@@ -483,19 +405,18 @@ func (b *treeBuilder) split(reg *[numTreeDims]rng, rules []int32) (int, uint64, 
 		}
 		slices.Sort(b.scr)
 		thr := b.scr[len(b.scr)/2]
-		nl, nr := 0, 0 // estimated on the same sample
-		for k := 0; k < len(rules); k += step {
-			p := b.proj[rules[k]].proj[d]
-			if intersects(p, r.lo, thr) {
+		nl, nr := 0, 0
+		for k := 0; k < len(list); k += step {
+			x := b.boxes[list[k]].r[d]
+			if x.lo <= thr {
 				nl++
 			}
-			if intersects(p, thr+1, r.hi) {
+			if x.hi > thr {
 				nr++
 			}
 		}
 		cost := max(nl, nr)
 		if cost < bestCost || cost == bestCost && best >= 0 && nl+nr < bestSum {
-			// progress (cost < the sample size) is checked by node
 			best, bestThr, bestCost, bestSum = d, thr, cost, nl+nr
 		}
 	}
