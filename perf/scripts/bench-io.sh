@@ -13,7 +13,9 @@
 #
 # Usage (root):
 #   perf/scripts/bench-io.sh [-d SECONDS] [-f "10000 1000000"] [-m "nohuge huge"]
-#                            [-s "testpmd ovs statewall"] [-o RESULTS.md]
+#                            [-s "testpmd ovs statewall"] [-r ROUNDS] [-o RESULTS.md]
+# -r forces the data rounds per flow of the capture (default: 8 below 500k
+# flows, else 1), e.g. -f 1000 -r 1 for a 5000-packet capture.
 # Environment: PCAPDIR (cached captures, default /tmp/statewall-pcaps),
 # KEEP=1 keeps the work directory (logs) for inspection.
 #
@@ -34,16 +36,18 @@ OUT=""
 PCAPDIR=${PCAPDIR:-/tmp/statewall-pcaps}
 MBUF_SIZE=320 # data room incl. 128 B headroom: 60-byte frames fit, 5M mbufs fit in memory
 WARMUP=3
+ROUNDS=""
 
-while getopts "d:f:m:s:o:h" opt; do
+while getopts "d:f:m:s:o:r:h" opt; do
 	case $opt in
 	d) DURATION=$OPTARG ;;
 	f) FLOWS=$OPTARG ;;
 	m) MODES=$OPTARG ;;
 	s) SUITES=$OPTARG ;;
 	o) OUT=$OPTARG ;;
+	r) ROUNDS=$OPTARG ;;
 	*)
-		sed -n '2,25p' "$0"
+		sed -n '2,27p' "$0"
 		exit 2
 		;;
 	esac
@@ -89,7 +93,9 @@ pcap_for() {
 	fi
 	echo "$f"
 }
-rounds_for() { if [ "$1" -ge 500000 ]; then echo 1; else echo 8; fi; }
+rounds_for() {
+	if [ -n "$ROUNDS" ]; then echo "$ROUNDS"; elif [ "$1" -ge 500000 ]; then echo 1; else echo 8; fi
+}
 packets_in() { echo $(($1 * (3 + 2 * $2))); } # FLOWS ROUNDS
 
 # ------------------------------------------------------------- hugepages
