@@ -1,0 +1,5 @@
+package perf
+
+import "github.com/statewall/statewall/dataplane/port"
+
+type portFrame = port.Frame

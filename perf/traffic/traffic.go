@@ -1,0 +1,186 @@
+// Package traffic generates benchmark traffic in memory: the frames of
+// many established TCP flows (handshake, then rounds of data and ACKs in
+// both directions), interleaved across flows so that consecutive frames
+// belong to different connections, as on a busy link. Frames are built
+// from templates and patched in place, so a million flows take about a
+// second to make. Addresses come from the benchmarking range 198.18.0.0/15.
+package traffic
+
+import (
+	"encoding/binary"
+	"net"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"github.com/statewall/statewall/dataplane/packet"
+)
+
+// Frame offsets in the IPv4/TCP templates (Ethernet, IPv4 without options).
+const (
+	offIPSum   = 14 + 10
+	offIPSrc   = 14 + 12
+	offIPDst   = 14 + 16
+	offTCP     = 14 + 20
+	offTCPSeq  = offTCP + 4
+	offTCPAck  = offTCP + 8
+	offTCPSum  = offTCP + 16
+	serverPort = 80
+	dataLen    = 6 // 60-byte data frames: the minimum Ethernet frame
+)
+
+// Kind is one template segment of a flow.
+type Kind int
+
+// The segments of a flow, in the order a connection sends them.
+const (
+	SYN Kind = iota
+	SYNACK
+	ACK
+	Data     // client to server, dataLen bytes
+	DataAck  // server to client, acknowledging Data
+	numKinds //
+)
+
+// Flows returns the frames of n TCP flows: every flow's SYN, then every
+// SYN|ACK, every ACK, then rounds rounds of (data, ack) over all flows.
+// Flow i runs from 198.18.x.y (i mod 65536) port 1024+i/65536 to
+// 198.19.0.(1+i mod 254) port 80.
+func Flows(n, rounds int) [][]byte {
+	tpl := templates()
+	out := make([][]byte, 0, n*(3+2*rounds))
+	for _, k := range []Kind{SYN, SYNACK, ACK} {
+		for i := 0; i < n; i++ {
+			out = append(out, Segment(tpl, i, k, 0))
+		}
+	}
+	for r := 0; r < rounds; r++ {
+		for _, k := range []Kind{Data, DataAck} {
+			for i := 0; i < n; i++ {
+				out = append(out, Segment(tpl, i, k, r))
+			}
+		}
+	}
+	return out
+}
+
+// Handshakes returns only the setup frames of n flows (SYN, SYN|ACK, ACK
+// for each), and Established the data frames of round r: together they
+// let a benchmark set up a table once and then loop over steady traffic.
+func Handshakes(n int) [][]byte {
+	tpl := templates()
+	out := make([][]byte, 0, 3*n)
+	for i := 0; i < n; i++ {
+		out = append(out, Segment(tpl, i, SYN, 0), Segment(tpl, i, SYNACK, 0), Segment(tpl, i, ACK, 0))
+	}
+	return out
+}
+
+// Established returns one round of data and ACK frames of n set-up flows,
+// flow by flow in a scrambled order.
+func Established(n int) [][]byte {
+	tpl := templates()
+	out := make([][]byte, 0, 2*n)
+	for j := 0; j < n; j++ {
+		i := scramble(j, n)
+		out = append(out, Segment(tpl, i, Data, 0), Segment(tpl, i, DataAck, 0))
+	}
+	return out
+}
+
+// scramble visits 0..n-1 in a fixed pseudo-random order (a multiplicative
+// permutation), so that consecutive frames hit unrelated table slots.
+func scramble(j, n int) int {
+	const prime = 2654435761
+	if n <= 1 {
+		return 0
+	}
+	g := prime % n
+	for gcd(g, n) != 1 {
+		g++
+	}
+	return int(uint64(j) * uint64(g) % uint64(n))
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// Templates are the five segment kinds of flow 0, serialized once.
+type Templates [numKinds][]byte
+
+func templates() *Templates {
+	var t Templates
+	c, s := net.IPv4(198, 18, 0, 0).To4(), net.IPv4(198, 19, 0, 1).To4()
+	mk := func(fromClient bool, flags string, payload int) []byte {
+		src, dst := c, s
+		sp, dp := layers.TCPPort(1024), layers.TCPPort(serverPort)
+		if !fromClient {
+			src, dst, sp, dp = s, c, dp, sp
+		}
+		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src, DstIP: dst}
+		tcp := &layers.TCP{SrcPort: sp, DstPort: dp, Window: 65535, SYN: flags == "S" || flags == "SA", ACK: flags != "S"}
+		_ = tcp.SetNetworkLayerForChecksum(ip)
+		buf := gopacket.NewSerializeBuffer()
+		_ = gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+			eth, ip, tcp, gopacket.Payload(make([]byte, payload)))
+		return append([]byte(nil), buf.Bytes()...)
+	}
+	t[SYN] = mk(true, "S", 0)
+	t[SYNACK] = mk(false, "SA", 0)
+	t[ACK] = mk(true, "A", 0)
+	t[Data] = mk(true, "A", dataLen)
+	t[DataAck] = mk(false, "A", 0)
+	return &t
+}
+
+// Segment returns segment k of flow i in data round r.
+func Segment(t *Templates, i int, k Kind, r int) []byte {
+	f := append([]byte(nil), t[k]...)
+	client := [4]byte{198, 18, byte(i >> 8), byte(i)}
+	server := [4]byte{198, 19, 0, byte(1 + i%254)}
+	cport := uint16(1024 + i/65536)
+	isnC := uint32(i)*2654435761 + 12345
+	isnS := isnC ^ 0x5bd1e995
+	fromClient := k == SYN || k == ACK || k == Data
+	var seq, ack uint32
+	switch k {
+	case SYN:
+		seq = isnC
+	case SYNACK:
+		seq, ack = isnS, isnC+1
+	case ACK:
+		seq, ack = isnC+1, isnS+1
+	case Data:
+		seq, ack = isnC+1+uint32(r*dataLen), isnS+1
+	case DataAck:
+		seq, ack = isnS+1, isnC+1+uint32((r+1)*dataLen)
+	}
+	if fromClient {
+		copy(f[offIPSrc:], client[:])
+		copy(f[offIPDst:], server[:])
+		binary.BigEndian.PutUint16(f[offTCP:], cport)
+	} else {
+		copy(f[offIPSrc:], server[:])
+		copy(f[offIPDst:], client[:])
+		binary.BigEndian.PutUint16(f[offTCP+2:], cport)
+	}
+	binary.BigEndian.PutUint32(f[offTCPSeq:], seq)
+	binary.BigEndian.PutUint32(f[offTCPAck:], ack)
+	fixChecksums(f)
+	return f
+}
+
+func fixChecksums(f []byte) {
+	binary.BigEndian.PutUint16(f[offIPSum:], 0)
+	binary.BigEndian.PutUint16(f[offIPSum:], ^packet.Checksum(f[14:34], 0))
+	ipLen := int(binary.BigEndian.Uint16(f[16:]))
+	seg := f[offTCP : 14+ipLen]
+	binary.BigEndian.PutUint16(f[offTCPSum:], 0)
+	pseudo := uint32(packet.Checksum(f[offIPSrc:offIPSrc+8], 0)) + uint32(packet.ProtoTCP) + uint32(len(seg))
+	binary.BigEndian.PutUint16(f[offTCPSum:], ^packet.Checksum(seg, pseudo))
+}
