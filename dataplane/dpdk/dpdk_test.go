@@ -442,3 +442,67 @@ func benchNullRxTx(b *testing.B, srcName, dstName string, register bool) {
 	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds()/1e6, "Mpps")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(max(pkts, 1)), "ns/pkt")
 }
+
+// TestMultiSegmentDropped reads a capture with frames larger than the mbuf
+// data room: net_pcap chains them into multi-segment mbufs, which RxBurst
+// frees and counts instead of handing out.
+func TestMultiSegmentDropped(t *testing.T) {
+	path := filepath.Join(sharedDir(t), "pcaps", "suricata-verify", "alg-ftp-all-data-ipv4.pcap")
+	wantPkts, _ := pcapTotals(t, path)
+	const room = 128 + 256 // headroom + 256 bytes of data
+	var big uint64
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, _, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if len(data) > room-128 {
+			big++
+		}
+	}
+	f.Close()
+	if big == 0 {
+		t.Fatal("capture has no frame above 256 bytes")
+	}
+	pool, err := testEAL.NewMempool("p_small", 2047, 0, room, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	src := openStarted(t, "net_pcap1,rx_pcap="+path, PortConfig{Pool: pool})
+	frames := make([]port.Frame, 32)
+	var got uint64
+	idle := time.Now()
+	for time.Since(idle) < 500*time.Millisecond {
+		n := src.RxBurst(0, frames)
+		if n == 0 {
+			continue
+		}
+		idle = time.Now()
+		for _, fr := range frames[:n] {
+			if len(fr.Data) > room-128 {
+				t.Fatalf("frame of %d bytes handed out from a %d-byte data room", len(fr.Data), room-128)
+			}
+		}
+		got += uint64(n)
+		src.Free(frames[:n])
+	}
+	qs := src.QueueStats(0)
+	if got+qs.RxMultiSeg != wantPkts || qs.RxMultiSeg != big {
+		t.Errorf("received %d, dropped %d multi-segment; capture has %d frames, %d above the data room", got, qs.RxMultiSeg, wantPkts, big)
+	}
+	if s := src.Stats(); s.RxErrors != big {
+		t.Errorf("stats %+v: want %d rx errors (multi-segment)", s, big)
+	}
+	if u := pool.InUse(); u != 0 {
+		t.Errorf("%d mbufs still in use", u)
+	}
+}
