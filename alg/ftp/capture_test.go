@@ -1,41 +1,16 @@
 package ftp
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/google/gopacket/pcapgo"
-
 	"github.com/statewall/statewall/alg"
 	"github.com/statewall/statewall/dataplane/packet"
+	"github.com/statewall/statewall/dataplane/packet/packettest"
 	"github.com/statewall/statewall/flowtable/ctstate"
 )
-
-// sharedDir returns ../shared relative to the repository root, skipping
-// the test when it is absent (failing under CI=true).
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	d := filepath.Join("..", "..", "..", "shared")
-	if _, err := os.Stat(filepath.Join(d, "pcaps")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared captures not found at %s (CI=true): %v", d, err)
-		}
-		t.Skipf("shared captures not found at %s: skipping", d)
-	}
-	return d
-}
-
-// answer is Linux's verdict on one frame (linux-expected/*.jsonl).
-type answer struct {
-	N     int    `json:"n"`
-	State string `json:"state"`
-	Note  string `json:"note"`
-}
 
 // expected is what the answer key says the FTP helper did in a capture.
 type expected struct {
@@ -45,21 +20,14 @@ type expected struct {
 	created int   // expectations created ("expect+"), re-arms included
 }
 
-func readAnswers(t *testing.T, path string) expected {
+func readAnswers(t *testing.T, shared, capture string) expected {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
+	answers, ok := packettest.Answers(t, shared, capture)
+	if !ok {
+		t.Fatalf("%s: no answers in linux-expected", capture)
 	}
-	defer f.Close()
 	e := expected{states: map[int]string{}}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var a answer
-		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
+	for _, a := range answers {
 		e.states[a.N] = a.State
 		if strings.Contains(a.Note, "nf_ct_ftp: dropping packet") {
 			e.drops = append(e.drops, a.N)
@@ -68,9 +36,6 @@ func readAnswers(t *testing.T, path string) expected {
 			e.related = append(e.related, a.N)
 		}
 		e.created += strings.Count(a.Note, "expect+")
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return e
 }
@@ -106,18 +71,10 @@ type replayResult struct {
 // connection asks the expectation table.
 func replay(t *testing.T, path string, states map[int]string) replayResult {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
+	// Reading stops at the first damaged record.
+	frames, err := packettest.ReadFrames(path)
+	if err != nil && len(frames) == 0 {
 		t.Fatalf("%s: %v", path, err)
-	}
-	link, ok := packet.LinkTypeFromDLT(uint32(r.LinkType()))
-	if !ok {
-		t.Fatalf("%s: link type %v", path, r.LinkType())
 	}
 	x := alg.NewExpectations(64)
 	h := New(x, Config{})
@@ -125,16 +82,13 @@ func replay(t *testing.T, path string, states map[int]string) replayResult {
 	var res replayResult
 	var p packet.Parsed
 	var t0 int64
-	for n := 1; ; n++ {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
+	for i, f := range frames {
+		n := i + 1
 		if n == 1 {
-			t0 = ci.Timestamp.UnixMilli()
+			t0 = f.Millis()
 		}
-		now := uint32(ci.Timestamp.UnixMilli() - t0)
-		if packet.Parse(data, link, &p) != packet.ReasonNone || p.Tuple.Proto != packet.ProtoTCP || p.Fragment.Is {
+		now := uint32(f.Millis() - t0)
+		if packet.Parse(f.Data, f.Link, &p) != packet.ReasonNone || p.Tuple.Proto != packet.ProtoTCP || p.Fragment.Is {
 			continue
 		}
 		syn := p.TCP.Flags&(packet.TCPSyn|packet.TCPAck|packet.TCPRst) == packet.TCPSyn
@@ -181,7 +135,7 @@ func replay(t *testing.T, path string, states map[int]string) replayResult {
 }
 
 func TestCapturesMatchLinux(t *testing.T) {
-	dir := sharedDir(t)
+	dir := packettest.SharedDir(t)
 	var captures []string
 	for _, pat := range []string{"alg-ftp-*.pcap", "fuzz-ftp-*.pcap"} {
 		m, err := filepath.Glob(filepath.Join(dir, "pcaps", "*", pat))
@@ -197,7 +151,7 @@ func TestCapturesMatchLinux(t *testing.T) {
 	for _, pcap := range captures {
 		rel, _ := filepath.Rel(filepath.Join(dir, "pcaps"), pcap)
 		t.Run(strings.TrimSuffix(rel, ".pcap"), func(t *testing.T) {
-			want := readAnswers(t, filepath.Join(dir, "pcaps", "linux-expected", strings.TrimSuffix(rel, ".pcap")+".jsonl"))
+			want := readAnswers(t, dir, rel)
 			got := replay(t, pcap, want.states)
 			if !slices.Equal(got.drops, want.drops) {
 				t.Errorf("helper drops %v, Linux dropped %v", got.drops, want.drops)

@@ -1,89 +1,16 @@
 package defrag
 
 import (
-	"bufio"
-	"encoding/json"
-	"errors"
-	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/google/gopacket/pcapgo"
 	"github.com/statewall/statewall/dataplane/packet"
+	"github.com/statewall/statewall/dataplane/packet/packettest"
 )
-
-// sharedPcaps returns ../shared/pcaps relative to the repository root,
-// skipping the test when it is absent (failing under CI=true).
-func sharedPcaps(t *testing.T) string {
-	t.Helper()
-	d := filepath.Join("..", "..", "..", "shared", "pcaps")
-	if _, err := os.Stat(d); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared captures not found at %s (CI=true): %v", d, err)
-		}
-		t.Skipf("shared captures not found at %s: skipping", d)
-	}
-	return d
-}
-
-type frame struct {
-	data []byte
-	ms   uint32
-}
-
-func readPcap(t *testing.T, path string) []frame {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []frame
-	for {
-		data, ci, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, frame{data, uint32(ci.Timestamp.UnixMilli())})
-	}
-}
-
-type answer struct {
-	N     int    `json:"n"`
-	State string `json:"state"`
-	Note  string `json:"note"`
-}
-
-func readAnswers(t *testing.T, path string) []answer {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []answer
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var a answer
-		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, a)
-	}
-	return out
-}
 
 var (
 	completesRe = regexp.MustCompile(`completes reassembly \((\d+) bytes\)`)
@@ -109,7 +36,7 @@ func endpoints(p *packet.Parsed) (proto, src, dst string) {
 // completes a datagram is not, and the reassembled length is Linux's.
 // Where Linux found the reassembled datagram malformed, Parse must too.
 func TestCapturesAgainstLinux(t *testing.T) {
-	dir := sharedPcaps(t)
+	dir := packettest.SharedDir(t)
 	for _, name := range []string{
 		"zeek/frag-ipv4-tcp-syn",
 		"zeek/frag-ipv6-dns",
@@ -121,8 +48,11 @@ func TestCapturesAgainstLinux(t *testing.T) {
 		"tcpdump/fuzz-ip6-frag-asan",
 	} {
 		t.Run(name, func(t *testing.T) {
-			frames := readPcap(t, filepath.Join(dir, name+".pcap"))
-			answers := readAnswers(t, filepath.Join(dir, "linux-expected", name+".jsonl"))
+			frames := packettest.ReadCapture(t, filepath.Join(dir, "pcaps", name+".pcap"))
+			answers, ok := packettest.Answers(t, dir, name+".pcap")
+			if !ok {
+				t.Fatalf("%s: no answers in linux-expected", name)
+			}
 			if len(answers) != len(frames) {
 				t.Fatalf("%d frames, %d answers", len(frames), len(answers))
 			}
@@ -133,8 +63,9 @@ func TestCapturesAgainstLinux(t *testing.T) {
 			counts := map[string]int{}
 			for i, f := range frames {
 				a := answers[i]
-				r.Expire(f.ms, exp)
-				rs := packet.ParseWith(f.data, packet.LinkEthernet, packet.Options{IPv4Checksum: packet.ChecksumVerifyNonZero}, &p)
+				ms := uint32(f.Millis())
+				r.Expire(ms, exp)
+				rs := packet.ParseWith(f.Data, packet.LinkEthernet, packet.Options{IPv4Checksum: packet.ChecksumVerifyNonZero}, &p)
 				var got string
 				switch {
 				case rs.IPLayerDrop():
@@ -144,7 +75,7 @@ func TestCapturesAgainstLinux(t *testing.T) {
 				case !p.Fragment.Is:
 					got = "TRACKED"
 				default:
-					res := r.Add(f.ms, &p)
+					res := r.Add(ms, &p)
 					counts[res.Status.String()]++
 					switch res.Status {
 					case StatusHeld:
