@@ -358,14 +358,7 @@ func (w *Worker) fragment(now uint32, b *Binding, rs *rules.Ruleset, i int, f *p
 			rt.Retain(i)
 		}
 		w.held = append(w.held, heldFrame{frame: *f, port: b.In, datagram: r.Datagram})
-		c := &w.counters
-		w.n++
-		c.Packets++
-		c.Bytes += uint64(len(f.Data))
-		c.NotTracked++
-		o := &w.outcome
-		*o = Outcome{N: w.n, Timestamp: f.Timestamp, Rule: -1, Ruleset: rs, Verdict: VerdictHold, Reason: packet.ReasonFragHeld}
-		return w.finish(o, uint64(len(f.Data)))
+		return w.notTracked(rs, f, VerdictHold, packet.ReasonFragHeld)
 	case defrag.StatusComplete:
 		q := &w.reasm
 		res := &w.results[i]
@@ -383,14 +376,7 @@ func (w *Worker) fragment(now uint32, b *Binding, rs *rules.Ruleset, i int, f *p
 		if r.Datagram != 0 {
 			w.releaseDatagram(r.Datagram, false, b)
 		}
-		c := &w.counters
-		w.n++
-		c.Packets++
-		c.Bytes += uint64(len(f.Data))
-		c.NotTracked++
-		o := &w.outcome
-		*o = Outcome{N: w.n, Timestamp: f.Timestamp, Rule: -1, Ruleset: rs, Verdict: VerdictDrop, Reason: r.Reason}
-		return w.finish(o, uint64(len(f.Data)))
+		return w.notTracked(rs, f, VerdictDrop, r.Reason)
 	}
 	// StatusPass: classify the fragment as it is.
 	if r.Datagram != 0 {
@@ -538,6 +524,19 @@ func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Pa
 		c.RuleBytes[n-1] += size
 	}
 	return w.finish(o, size)
+}
+
+// notTracked counts frame f, which the tracker does not see (a fragment
+// held or dropped by reassembly), and finishes it with verdict v.
+func (w *Worker) notTracked(rs *rules.Ruleset, f *port.Frame, v Verdict, reason packet.DropReason) Verdict {
+	c := &w.counters
+	w.n++
+	c.Packets++
+	c.Bytes += uint64(len(f.Data))
+	c.NotTracked++
+	o := &w.outcome
+	*o = Outcome{N: w.n, Timestamp: f.Timestamp, Rule: -1, Ruleset: rs, Verdict: v, Reason: reason}
+	return w.finish(o, uint64(len(f.Data)))
 }
 
 func (w *Worker) finish(o *Outcome, size uint64) Verdict {

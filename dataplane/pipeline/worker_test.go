@@ -89,7 +89,10 @@ func (r *recorder) Observe(o *pipeline.Outcome) {
 	r.got = append(r.got, record{o.Verdict, o.Rule, o.State, o.Dir})
 }
 
-func newWorker(t testing.TB, rulesText string, frames [][]byte, cfg pipeline.Config, obs pipeline.Observer, record bool, opts ...memport.Option) (*pipeline.Worker, *memport.Port, *atomic.Pointer[rules.Ruleset]) {
+// newWorker builds a worker forwarding from a port "lan" that delivers
+// frames (with opts) to a port "wan" (recording what it is sent when record
+// is set), and returns the worker, both ports and the worker's ruleset.
+func newWorker(t testing.TB, rulesText string, frames [][]byte, cfg pipeline.Config, obs pipeline.Observer, record bool, opts ...memport.Option) (w *pipeline.Worker, in, out *memport.Port, rs *atomic.Pointer[rules.Ruleset]) {
 	t.Helper()
 	c, err := config.Parse("test.toml", []byte(rulesText))
 	if err != nil {
@@ -103,14 +106,14 @@ func newWorker(t testing.TB, rulesText string, frames [][]byte, cfg pipeline.Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := memport.New("lan", frames, opts...)
+	in = memport.New("lan", frames, opts...)
 	var outOpts []memport.Option
 	if record {
 		outOpts = append(outOpts, memport.Record())
 	}
-	out := memport.New("wan", nil, outOpts...)
-	w := pipeline.NewWorker(cfg, []pipeline.Binding{{In: in, Out: out}}, tr, shared.Ruleset, &fixedClock{now: 1000}, obs)
-	return w, out, shared.Ruleset
+	out = memport.New("wan", nil, outOpts...)
+	w = pipeline.NewWorker(cfg, []pipeline.Binding{{In: in, Out: out}}, tr, shared.Ruleset, &fixedClock{now: 1000}, obs)
+	return w, in, out, shared.Ruleset
 }
 
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
@@ -134,7 +137,7 @@ func TestWorkerForwardsAllowedAndDropsTheRest(t *testing.T) {
 		packettest.Frame(packettest.Spec{Src: ap("198.19.0.2:53"), Dst: ap("198.18.0.9:1234"), Proto: "udp"}),
 	)
 	rec := &recorder{}
-	w, out, _ := newWorker(t, testRules, frames, pipeline.Config{Burst: 4}, rec, true)
+	w, _, out, _ := newWorker(t, testRules, frames, pipeline.Config{Burst: 4}, rec, true)
 	for !w.Done() {
 		w.Poll()
 	}
@@ -195,7 +198,7 @@ action = "drop"
 name = "established"`, 1)
 	run := func(cache bool) []record {
 		rec := &recorder{}
-		w, _, ptr := newWorker(t, testRules, frames, pipeline.Config{Burst: 8, NoVerdictCache: !cache}, rec, false)
+		w, _, _, ptr := newWorker(t, testRules, frames, pipeline.Config{Burst: 8, NoVerdictCache: !cache}, rec, false)
 		other, err := config.Parse("alt.toml", []byte(alt))
 		if err != nil {
 			t.Fatal(err)
@@ -236,7 +239,7 @@ func TestWorkerZeroAllocs(t *testing.T) {
 	for _, cache := range []bool{true, false} {
 		t.Run(fmt.Sprintf("cache=%v", cache), func(t *testing.T) {
 			frames := flows(64, 4)
-			w, _, _ := newWorker(t, testRules, frames, pipeline.Config{Burst: 32, NoVerdictCache: !cache}, nil, false, memport.Loop())
+			w, _, _, _ := newWorker(t, testRules, frames, pipeline.Config{Burst: 32, NoVerdictCache: !cache}, nil, false, memport.Loop())
 			for i := 0; i < 200; i++ { // set up every connection, warm the counters
 				w.Poll()
 			}
@@ -251,7 +254,7 @@ func BenchmarkWorkerEstablished(b *testing.B) {
 	for _, n := range []int{100, 10000} {
 		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
 			all := flows(n, 4)
-			w, _, _ := newWorker(b, testRules, all, pipeline.Config{Burst: 32}, nil, false, memport.Loop())
+			w, _, _, _ := newWorker(b, testRules, all, pipeline.Config{Burst: 32}, nil, false, memport.Loop())
 			for i := 0; i < len(all)/32+2; i++ {
 				w.Poll()
 			}
@@ -277,21 +280,7 @@ func TestRejectAnswersWithinTheRate(t *testing.T) {
 			packettest.Frame(packettest.Spec{Src: ap("198.18.0.9:4000"), Dst: ap("198.19.0.2:113"), Proto: "tcp", Flags: packettest.SYN, Seq: uint32(i)}),
 			packettest.Frame(packettest.Spec{Src: ap("[fd00::9]:4000"), Dst: ap("[fd00::2]:113"), Proto: "udp"}))
 	}
-	c, err := config.Parse("test.toml", []byte(testRules))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shared, err := engine.NewShared(c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := shared.NewTracker(1, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := memport.New("lan", frames, memport.Record())
-	out := memport.New("wan", nil, memport.Record())
-	w := pipeline.NewWorker(pipeline.Config{Burst: 32, RejectRate: 1, RejectBurst: 4}, []pipeline.Binding{{In: in, Out: out}}, tr, shared.Ruleset, &fixedClock{now: 1000}, nil)
+	w, in, out, _ := newWorker(t, testRules, frames, pipeline.Config{Burst: 32, RejectRate: 1, RejectBurst: 4}, nil, true, memport.Record())
 	for !w.Done() {
 		w.Poll()
 	}
