@@ -9,6 +9,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/statewall/statewall/dataplane/packet"
+	"github.com/statewall/statewall/dataplane/packet/packettest"
 )
 
 var (
@@ -17,15 +18,6 @@ var (
 	v6A = net.ParseIP("fd00::1")
 	v6B = net.ParseIP("fd00::2")
 )
-
-func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
-	t.Helper()
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-		t.Fatal(err)
-	}
-	return append([]byte(nil), buf.Bytes()...)
-}
 
 // udp4 returns an IPv4 UDP datagram with n payload bytes.
 func udp4(t testing.TB, n int, id uint16) []byte {
@@ -36,7 +28,7 @@ func udp4(t testing.TB, n int, id uint16) []byte {
 	for i := range pl {
 		pl[i] = byte(i * 7)
 	}
-	return serialize(t, ip, udp, gopacket.Payload(pl))
+	return packettest.Serialize(t, ip, udp, gopacket.Payload(pl))
 }
 
 // udp6 returns an IPv6 UDP datagram with n payload bytes behind a
@@ -52,7 +44,7 @@ func udp6(t testing.TB, n int) []byte {
 	for i := range pl {
 		pl[i] = byte(i * 3)
 	}
-	return serialize(t, ip, dst, udp, gopacket.Payload(pl))
+	return packettest.Serialize(t, ip, dst, udp, gopacket.Payload(pl))
 }
 
 // span is a fragment: data bytes [off, end) of the datagram's payload;

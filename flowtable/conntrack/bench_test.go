@@ -84,9 +84,9 @@ func flowTuple(p *packet.Parsed, i int, reply bool) {
 	}
 }
 
-func setupFlows(b *testing.B, n int) *benchFlows {
-	o := DefaultOptions()
-	o.Capacity4, o.Capacity6 = n+n/8, 16
+// arenaTracker builds a tracker with options o whose IPv4 table lives in
+// arena memory (hugepages where there are some), as the daemon's does.
+func arenaTracker(b *testing.B, o Options) *Tracker {
 	mem, _, err := arena.Alloc(flowtable.Size[flowtable.Key4, Conn](o.Capacity4) + 64)
 	if err != nil {
 		b.Fatal(err)
@@ -96,6 +96,13 @@ func setupFlows(b *testing.B, n int) *benchFlows {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return tr
+}
+
+func setupFlows(b *testing.B, n int) *benchFlows {
+	o := DefaultOptions()
+	o.Capacity4, o.Capacity6 = n+n/8, 16
+	tr := arenaTracker(b, o)
 	f := &benchFlows{tr: tr, n: n, perm: make([]uint32, n)}
 	p := tcpPacket(cliAddr, srvAddr, 40000, 80, seg{wscale: -1})
 	var r Result
@@ -190,15 +197,7 @@ func BenchmarkTrackNewConnections(b *testing.B) {
 			if mode == "room" {
 				o.Capacity4 = max(b.N+b.N/8, 1024)
 			}
-			mem, _, err := arena.Alloc(flowtable.Size[flowtable.Key4, Conn](o.Capacity4) + 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			o.Mem4 = mem
-			tr, err := New(o, nil, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+			tr := arenaTracker(b, o)
 			p := tcpPacket(cliAddr, srvAddr, 40000, 80, seg{flags: fSYN, seq: 1, win: 65535, wscale: -1})
 			var r Result
 			start := 0

@@ -9,6 +9,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/statewall/statewall/dataplane/packet"
+	"github.com/statewall/statewall/dataplane/packet/packettest"
 	"github.com/statewall/statewall/flowtable/ctstate"
 )
 
@@ -26,13 +27,7 @@ func frameTCP(t testing.TB, src, dst string, sp, dp uint16, syn, ack, fin, rst b
 	if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
 		t.Fatal(err)
 	}
-	buf := gopacket.NewSerializeBuffer()
-	err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-		eth, ip, tcp, gopacket.Payload(make([]byte, payload)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return packettest.Serialize(t, eth, ip, tcp, gopacket.Payload(make([]byte, payload)))
 }
 
 // frameICMPError builds an ICMP destination-unreachable frame quoting q
@@ -41,13 +36,8 @@ func frameICMPError(t testing.TB, src, dst string, q []byte) []byte {
 	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 3}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, EthernetType: layers.EthernetTypeIPv4}
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: net.ParseIP(src), DstIP: net.ParseIP(dst)}
 	ic := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 4)}
-	buf := gopacket.NewSerializeBuffer()
 	quote := q[14:min(len(q), 14+28)]
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-		eth, ip, ic, gopacket.Payload(quote)); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return packettest.Serialize(t, eth, ip, ic, gopacket.Payload(quote))
 }
 
 // joinFrames packs frames as the fuzz input: a 2-byte length, then the frame.

@@ -3,6 +3,7 @@ package packettest
 import (
 	"net"
 	"net/netip"
+	"testing"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -116,11 +117,30 @@ func Frame(s Spec) []byte {
 		}
 	}
 	ls = append(ls, gopacket.Payload(s.Payload))
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+	b, err := serialize(ls...)
+	if err != nil {
 		panic("packettest: " + err.Error())
 	}
-	return append([]byte(nil), buf.Bytes()...)
+	return b
+}
+
+// Serialize builds a frame (or a bare packet) from gopacket layers, with
+// lengths and checksums computed; it fails t when gopacket cannot.
+func Serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	b, err := serialize(ls...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func serialize(ls ...gopacket.SerializableLayer) ([]byte, error) {
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), buf.Bytes()...), nil
 }
 
 // Handshake returns the frames of a TCP connection from client to server:
