@@ -242,8 +242,20 @@ func (e *EAL) OpenPort(devargs string, cfg PortConfig) (*Port, error) {
 	if socket < 0 {
 		socket = C.SOCKET_ID_ANY
 	}
-	if ret := C.sw_port_configure(C.uint16_t(id), &cc, cfg.Pool.p, C.int(socket)); ret != 0 {
-		return fail(fmt.Errorf("dpdk: port %s configure: %w", p.name, syscall.Errno(-ret)))
+	var step, sq C.int
+	if ret := C.sw_port_configure(C.uint16_t(id), &cc, cfg.Pool.p, C.int(socket), &step, &sq); ret != 0 {
+		what := [...]string{"configure", "set MTU", "adjust descriptors", "RX queue setup", "TX queue setup"}[step]
+		if step >= 3 {
+			what = fmt.Sprintf("%s (queue %d)", what, sq)
+		}
+		err := fmt.Errorf("dpdk: port %s %s: %w", p.name, what, syscall.Errno(-ret))
+		if step == 3 {
+			if need, _ := DeviceMbufs(devargs); need > 0 {
+				err = fmt.Errorf("%w: infinite_rx loads the %d-packet capture into the pool (%s, %d mbufs): size it with DeviceMbufs",
+					err, need, cfg.Pool.Name(), cfg.Pool.Size())
+			}
+		}
+		return fail(err)
 	}
 	n := max(cfg.RxQueues, cfg.TxQueues)
 	for i := range n {

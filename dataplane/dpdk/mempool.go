@@ -48,6 +48,9 @@ func (e *EAL) NewMempool(name string, n, cacheSize, dataRoom, socket int) (*Memp
 // Name is the pool's name.
 func (m *Mempool) Name() string { return m.name }
 
+// Size is the number of mbufs the pool was created with.
+func (m *Mempool) Size() int { return int(m.p.size) }
+
 // Available is the number of free mbufs in the pool (including caches).
 func (m *Mempool) Available() int { return int(C.rte_mempool_avail_count(m.p)) }
 

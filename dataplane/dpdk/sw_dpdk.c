@@ -107,10 +107,12 @@ int sw_dev_info(uint16_t port, struct sw_dev_info *out) {
 	return 0;
 }
 
-int sw_port_configure(uint16_t port, const struct sw_port_conf *c, struct rte_mempool *pool, int socket) {
+int sw_port_configure(uint16_t port, const struct sw_port_conf *c, struct rte_mempool *pool, int socket, int *step, int *queue) {
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
 	uint8_t key[64];
+	*step = 0;
+	*queue = 0;
 	if (c->rss) {
 		memcpy(key, c->key, sizeof(key));
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
@@ -122,20 +124,26 @@ int sw_port_configure(uint16_t port, const struct sw_port_conf *c, struct rte_me
 	if (ret != 0)
 		return ret;
 	if (c->mtu != 0) {
+		*step = 1;
 		ret = rte_eth_dev_set_mtu(port, c->mtu);
 		if (ret != 0)
 			return ret;
 	}
+	*step = 2;
 	uint16_t nb_rxd = c->nb_rxd, nb_txd = c->nb_txd;
 	ret = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
 	if (ret != 0)
 		return ret;
+	*step = 3;
 	for (uint16_t q = 0; q < c->nb_rxq; q++) {
+		*queue = q;
 		ret = rte_eth_rx_queue_setup(port, q, nb_rxd, socket, NULL, pool);
 		if (ret != 0)
 			return ret;
 	}
+	*step = 4;
 	for (uint16_t q = 0; q < c->nb_txq; q++) {
+		*queue = q;
 		ret = rte_eth_tx_queue_setup(port, q, nb_txd, socket, NULL);
 		if (ret != 0)
 			return ret;

@@ -92,7 +92,10 @@ struct rte_mempool *sw_pool_create(const char *name, unsigned n, unsigned cache,
 int sw_port_by_devargs(const char *devargs, const char *name, uint16_t *port, int *probed);
 int sw_port_remove(uint16_t port);
 int sw_dev_info(uint16_t port, struct sw_dev_info *out);
-int sw_port_configure(uint16_t port, const struct sw_port_conf *c, struct rte_mempool *pool, int socket);
+// sw_port_configure returns a negative errno and sets *step to what failed:
+// 0 configure, 1 MTU, 2 descriptor counts, 3 an RX queue, 4 a TX queue
+// (*queue says which).
+int sw_port_configure(uint16_t port, const struct sw_port_conf *c, struct rte_mempool *pool, int socket, int *step, int *queue);
 int sw_port_set_reta(uint16_t port, uint16_t nb_rxq, uint16_t reta_size);
 int sw_link_get(uint16_t port, struct sw_link *out);
 
