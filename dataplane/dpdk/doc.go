@@ -17,6 +17,12 @@
 // object that can be created and released any number of times.
 //
 // The package needs cgo and libdpdk-dev (pkg-config libdpdk). Only the
-// daemon imports it; the rest of the module builds with CGO_ENABLED=0, and
-// the build tag nodpdk leaves this package empty.
+// daemon imports it; the rest of the module builds with CGO_ENABLED=0.
+// Without cgo, or with the build tag nodpdk, only the pure-Go helpers
+// (DeviceMbufs) remain.
+//
+// Worker goroutines lock themselves to their OS thread, pin it
+// (PinThread) and should call EAL.RegisterThread so that mempool
+// operations from it use a per-lcore cache (about 15% more I/O throughput
+// in BenchmarkNullRxTx).
 package dpdk
