@@ -108,7 +108,12 @@ func TestLabSemantics(t *testing.T) {
 	if len(cfg.Ports) != 2 || cfg.Ports[0].Peer != "wan" {
 		t.Fatalf("ports %+v", cfg.Ports)
 	}
-	http := cfg.Rules[2]
+	var http Rule
+	for _, r := range cfg.Rules {
+		if r.Name == "http" {
+			http = r
+		}
+	}
 	if http.Name != "http" || len(http.Match.DstPorts) != 2 || len(http.Match.Dst) != 2 ||
 		len(http.Match.InPorts) != 1 || http.Match.InPorts[0] != 0 {
 		t.Errorf("http rule %+v", http)
