@@ -506,3 +506,70 @@ func TestMultiSegmentDropped(t *testing.T) {
 		t.Errorf("%d mbufs still in use", u)
 	}
 }
+
+// toeplitz is the RSS hash of input under key (Microsoft's definition).
+func toeplitz(key, input []byte) uint32 {
+	var h uint32
+	window := binary.BigEndian.Uint32(key)
+	next := 32 // the key bit shifted in next
+	for _, b := range input {
+		for i := 7; i >= 0; i-- {
+			if b&(1<<i) != 0 {
+				h ^= window
+			}
+			window <<= 1
+			if key[next/8]&(0x80>>(next%8)) != 0 {
+				window |= 1
+			}
+			next++
+		}
+	}
+	return h
+}
+
+func TestSymmetricRSSKeyIsSymmetric(t *testing.T) {
+	key := SymmetricRSSKey(40)
+	tuple := func(src, dst [4]byte, sport, dport uint16) []byte {
+		b := append(append([]byte{}, src[:]...), dst[:]...)
+		return binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(b, sport), dport)
+	}
+	for i := range 1000 {
+		src := [4]byte{198, 18, byte(i >> 8), byte(i)}
+		dst := [4]byte{198, 19, byte(i * 7), byte(i * 13)}
+		sport, dport := uint16(1024+i*31), uint16(80+i)
+		a, b := toeplitz(key, tuple(src, dst, sport, dport)), toeplitz(key, tuple(dst, src, dport, sport))
+		if a != b {
+			t.Fatalf("tuple %d: hash %#x one way, %#x the other", i, a, b)
+		}
+	}
+}
+
+// TestRSS configures symmetric RSS on net_null, which emulates RSS (key,
+// hash functions, redirection table) for tests.
+func TestRSS(t *testing.T) {
+	pool := newPool(t, 4095)
+	p := openStarted(t, "net_null9", PortConfig{Pool: pool, RxQueues: 4, TxQueues: 4, RSS: true})
+	if !p.RSS() {
+		t.Skipf("net_null reports no RSS offloads (%#x)", p.Info().RSSOffloads)
+	}
+	key, hf, err := p.RSSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(key, SymmetricRSSKey(len(key))) || hf == 0 {
+		t.Errorf("RSS key % x, hash functions %#x: want the symmetric key", key, hf)
+	}
+	reta, err := p.RETA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range reta {
+		if int(q) != i%4 {
+			t.Fatalf("RETA[%d] = %d, want %d (round robin over 4 queues)", i, q, i%4)
+		}
+	}
+	single := openStarted(t, "net_null10", PortConfig{Pool: pool, RxQueues: 1, RSS: true})
+	if single.RSS() {
+		t.Error("RSS enabled on a single-queue port")
+	}
+}

@@ -140,6 +140,8 @@ type Port struct {
 	ntx     int
 	burst   int
 	rss     bool
+	rssKey  []byte
+	rssHF   uint64
 	promisc bool
 	probed  bool
 	started bool
@@ -236,7 +238,7 @@ func (e *EAL) OpenPort(devargs string, cfg PortConfig) (*Port, error) {
 		}
 		cc.key_len = C.uint8_t(keyLen)
 		cc.rss, cc.rss_hf = 1, C.uint64_t(hf)
-		p.rss = true
+		p.rss, p.rssKey, p.rssHF = true, key, hf
 	}
 	socket := p.info.Socket
 	if socket < 0 {
@@ -309,6 +311,11 @@ func (p *Port) Start() error {
 		}
 	}
 	if p.rss {
+		// Some drivers take the key only through rss_hash_update.
+		if ret := C.sw_rss_key_set(C.uint16_t(p.id), (*C.uint8_t)(unsafe.Pointer(&p.rssKey[0])), C.uint8_t(len(p.rssKey)),
+			C.uint64_t(p.rssHF)); ret != 0 && ret != -C.ENOTSUP {
+			return fmt.Errorf("dpdk: port %s RSS key: %w", p.name, syscall.Errno(-ret))
+		}
 		if ret := C.sw_port_set_reta(C.uint16_t(p.id), C.uint16_t(p.nrx), C.uint16_t(p.info.RETASize)); ret != 0 && ret != -C.ENOTSUP {
 			return fmt.Errorf("dpdk: port %s RSS redirection table: %w", p.name, syscall.Errno(-ret))
 		}
@@ -448,6 +455,39 @@ func FreeFrames(frames []port.Frame) {
 			C.sw_free_bulk((*C.uintptr_t)(unsafe.Pointer(&h[0])), C.uint(n))
 		}
 	}
+}
+
+// RSSConfig returns the RSS key and hash functions (RTE_ETH_RSS_*) the
+// device is using.
+func (p *Port) RSSConfig() (key []byte, hashFunctions uint64, err error) {
+	var buf [64]C.uint8_t
+	keyLen := C.uint8_t(40)
+	if p.info.HashKeySize > 0 {
+		keyLen = C.uint8_t(min(p.info.HashKeySize, len(buf)))
+	}
+	var hf C.uint64_t
+	if ret := C.sw_rss_key_get(C.uint16_t(p.id), &buf[0], &keyLen, &hf); ret != 0 {
+		return nil, 0, fmt.Errorf("dpdk: port %s RSS configuration: %w", p.name, syscall.Errno(-ret))
+	}
+	key = make([]byte, min(int(keyLen), len(buf)))
+	for i := range key {
+		key[i] = byte(buf[i])
+	}
+	return key, uint64(hf), nil
+}
+
+// RETA returns the RSS redirection table: entry i is the RX queue of
+// hash values whose low bits are i.
+func (p *Port) RETA() ([]uint16, error) {
+	n := p.info.RETASize
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]uint16, n)
+	if ret := C.sw_reta_get(C.uint16_t(p.id), (*C.uint16_t)(unsafe.Pointer(&out[0])), C.uint16_t(n)); ret != 0 {
+		return nil, fmt.Errorf("dpdk: port %s RETA: %w", p.name, syscall.Errno(-ret))
+	}
+	return out, nil
 }
 
 // Link returns the link status without waiting.

@@ -170,6 +170,45 @@ int sw_port_set_reta(uint16_t port, uint16_t nb_rxq, uint16_t reta_size) {
 	return ret;
 }
 
+// sw_rss_key_set applies the RSS key and hash functions to a running port
+// (drivers that ignore them in rte_eth_dev_configure).
+int sw_rss_key_set(uint16_t port, const uint8_t *key, uint8_t key_len, uint64_t hf) {
+	uint8_t k[64];
+	memcpy(k, key, key_len > sizeof(k) ? sizeof(k) : key_len);
+	struct rte_eth_rss_conf conf = {.rss_key = k, .rss_key_len = key_len, .rss_hf = hf};
+	return rte_eth_dev_rss_hash_update(port, &conf);
+}
+
+// sw_rss_key_get reads the RSS key (into key[64]) and hash functions.
+int sw_rss_key_get(uint16_t port, uint8_t *key, uint8_t *key_len, uint64_t *hf) {
+	struct rte_eth_rss_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	conf.rss_key = key;
+	conf.rss_key_len = *key_len;
+	int ret = rte_eth_dev_rss_hash_conf_get(port, &conf);
+	if (ret != 0)
+		return ret;
+	*key_len = conf.rss_key_len;
+	*hf = conf.rss_hf;
+	return 0;
+}
+
+// sw_reta_get reads the redirection table into out[reta_size].
+int sw_reta_get(uint16_t port, uint16_t *out, uint16_t reta_size) {
+	uint16_t groups = (reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) / RTE_ETH_RETA_GROUP_SIZE;
+	struct rte_eth_rss_reta_entry64 *conf = calloc(groups, sizeof(*conf));
+	if (conf == NULL)
+		return -ENOMEM;
+	for (uint16_t g = 0; g < groups; g++)
+		conf[g].mask = ~0ULL;
+	int ret = rte_eth_dev_rss_reta_query(port, conf, reta_size);
+	if (ret == 0)
+		for (uint16_t i = 0; i < reta_size; i++)
+			out[i] = conf[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+	free(conf);
+	return ret;
+}
+
 int sw_link_get(uint16_t port, struct sw_link *out) {
 	struct rte_eth_link link;
 	memset(&link, 0, sizeof(link));

@@ -97,6 +97,9 @@ int sw_dev_info(uint16_t port, struct sw_dev_info *out);
 // (*queue says which).
 int sw_port_configure(uint16_t port, const struct sw_port_conf *c, struct rte_mempool *pool, int socket, int *step, int *queue);
 int sw_port_set_reta(uint16_t port, uint16_t nb_rxq, uint16_t reta_size);
+int sw_rss_key_set(uint16_t port, const uint8_t *key, uint8_t key_len, uint64_t hf);
+int sw_rss_key_get(uint16_t port, uint8_t *key, uint8_t *key_len, uint64_t *hf);
+int sw_reta_get(uint16_t port, uint16_t *out, uint16_t reta_size);
 int sw_link_get(uint16_t port, struct sw_link *out);
 
 struct sw_queue *sw_queue_new(uint16_t port, uint16_t queue, uint16_t cap, int socket);
