@@ -142,7 +142,11 @@ tx_pps_of() {
 		/Tx-pps:/ && p == 1 && $2 > 0 { k++; if (k > 2) print $2 }' "$1" | median
 }
 
-run_testpmd() { # FLOWS MODE -> pps on stdout
+# The run_* functions run in the main shell (not in $(...)) so that the
+# processes they start are known to cleanup; they leave the rate in RATE.
+RATE=0
+
+run_testpmd() { # FLOWS MODE -> pps in RATE
 	local flows=$1 mode=$2 r pcap pkts mem eal logf
 	r=$(rounds_for "$flows")
 	pcap=$(pcap_for "$flows" "$r")
@@ -173,7 +177,7 @@ run_testpmd() { # FLOWS MODE -> pps on stdout
 			log "testpmd did not start forwarding; tail of $logf:"
 			tail -5 "$logf" >&2
 			BG_PID=""
-			echo 0
+			RATE=0
 			return
 		fi
 	done
@@ -181,7 +185,7 @@ run_testpmd() { # FLOWS MODE -> pps on stdout
 	kill -INT "$BG_PID" 2>/dev/null
 	wait "$BG_PID" 2>/dev/null || true
 	BG_PID=""
-	tx_pps_of "$logf"
+	RATE=$(tx_pps_of "$logf")
 }
 tx_pps_started() {
 	awk '/NIC statistics for port/ { for (i = 1; i <= NF; i++) if ($i == "port") p = $(i + 1) }
@@ -232,7 +236,7 @@ ovs_stop() {
 
 ovs_tx() { ovs-ofctl dump-ports br0 2 | awk -F'[=,]' '/tx pkts/ {print $2; exit}'; }
 
-run_ovs() { # FLOWS MODE -> pps on stdout
+run_ovs() { # FLOWS MODE -> pps in RATE
 	local flows=$1 mode=$2 r pcap devargs
 	r=$(rounds_for "$flows")
 	if [ "$(packets_in "$flows" "$r")" -gt 200000 ]; then
@@ -263,7 +267,7 @@ run_ovs() { # FLOWS MODE -> pps on stdout
 		[ $waited -lt 120 ] || {
 			log "ovs forwarded nothing; see $WORK/ovs-vswitchd.log"
 			ovs_stop
-			echo 0
+			RATE=0
 			return
 		}
 	done
@@ -274,13 +278,13 @@ run_ovs() { # FLOWS MODE -> pps on stdout
 	ovs-appctl -t "$OVS_RUN/ovs-vswitchd.ctl" dpif-netdev/pmd-stats-show 2>/dev/null |
 		grep -E "^ +packets received|^ +avg cycles per packet" | head -2 >&2 || true
 	ovs_stop
-	echo "$rates" | median
+	RATE=$(echo "$rates" | median)
 }
 
 # --------------------------------------------------------- (c) statewalld
 
 # >>> STATEWALLD HOOK <<<
-# run_statewall FLOWS MODE prints the firewall's forwarding rate in pps, or
+# run_statewall FLOWS MODE sets RATE to the firewall's forwarding rate in pps, or
 # "n/a" while ./cmd/statewalld cannot `run`. It writes a config naming the
 # same vdevs, runs `statewalld run -c`, and reads the sink's tx counter from
 # the metrics endpoint (STATEWALL_TX_METRIC overrides the series). The
@@ -290,17 +294,17 @@ run_ovs() { # FLOWS MODE -> pps on stdout
 run_statewall() {
 	local flows=$1 mode=$2 r pcap pkts mem eal bin cfg metrics="127.0.0.1:19469"
 	if [ ! -d "$ROOT/cmd/statewalld" ] || ! ls "$ROOT"/cmd/statewalld/*.go >/dev/null 2>&1; then
-		echo n/a
+		RATE=n/a
 		return
 	fi
 	bin=$WORK/statewalld
 	(cd "$ROOT" && go build -o "$bin" ./cmd/statewalld) 2>"$WORK/statewalld-build.log" || {
 		log "statewalld does not build yet; see $WORK/statewalld-build.log"
-		echo n/a
+		RATE=n/a
 		return
 	}
 	"$bin" help 2>&1 | grep -qw run || {
-		echo n/a
+		RATE=n/a
 		return
 	}
 	r=$(rounds_for "$flows")
@@ -365,7 +369,7 @@ run_statewall() {
 			tail -5 "$WORK/statewall-$flows-$mode.log" >&2
 			kill -INT "$BG_PID" 2>/dev/null
 			BG_PID=""
-			echo 0
+			RATE=0
 			return
 		fi
 	done
@@ -376,7 +380,7 @@ run_statewall() {
 	kill -INT "$BG_PID" 2>/dev/null
 	wait "$BG_PID" 2>/dev/null || true
 	BG_PID=""
-	echo "$rates" | median
+	RATE=$(echo "$rates" | median)
 }
 # >>> END STATEWALLD HOOK <<<
 
@@ -400,9 +404,9 @@ for mode in $MODES; do
 	fi
 	for flows in $FLOWS; do
 		tp=n/a ovs=n/a sw=n/a
-		has testpmd && tp=$(run_testpmd "$flows" "$mode")
-		has ovs && ovs=$(run_ovs "$flows" "$mode")
-		has statewall && sw=$(run_statewall "$flows" "$mode")
+		if has testpmd; then run_testpmd "$flows" "$mode"; tp=$RATE; fi
+		if has ovs; then run_ovs "$flows" "$mode"; ovs=$RATE; fi
+		if has statewall; then run_statewall "$flows" "$mode"; sw=$RATE; fi
 		line="| $flows | $mode | $(mpps "$tp") | $(mpps "$ovs") | $(mpps "$sw") | $(ratio "$sw" "$tp") | $(ratio "$sw" "$ovs") |"
 		log "$line"
 		results+=("$line")
