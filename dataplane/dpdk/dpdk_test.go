@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -571,5 +572,70 @@ func TestRSS(t *testing.T) {
 	single := openStarted(t, "net_null10", PortConfig{Pool: pool, RxQueues: 1, RSS: true})
 	if single.RSS() {
 		t.Error("RSS enabled on a single-queue port")
+	}
+}
+
+// TestAFPacketVeth sends frames through the kernel: out of a net_af_packet
+// port on one end of a veth pair, in through another on the other end.
+// Needs root and iproute2 (it skips without them, unless CI=true).
+func TestAFPacketVeth(t *testing.T) {
+	ipPath, err := exec.LookPath("ip")
+	if os.Geteuid() != 0 || err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("needs root and iproute2 (euid %d, ip: %v)", os.Geteuid(), err)
+		}
+		t.Skip("needs root and iproute2")
+	}
+	a, b := fmt.Sprintf("swt%da", os.Getpid()%10000), fmt.Sprintf("swt%db", os.Getpid()%10000)
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(ipPath, args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	run("link", "add", a, "type", "veth", "peer", "name", b)
+	t.Cleanup(func() { _ = exec.Command(ipPath, "link", "del", a).Run() })
+	for _, dev := range []string{a, b} {
+		// No IPv6 on the test link: no router solicitations or MLD
+		// reports among the frames.
+		_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+dev+"/disable_ipv6", []byte("1"), 0o644)
+		run("link", "set", dev, "up")
+	}
+	pool := newPool(t, 4095)
+	pa := openStarted(t, "net_af_packet90,iface="+a, PortConfig{Pool: pool, Promiscuous: true})
+	pb := openStarted(t, "net_af_packet91,iface="+b, PortConfig{Pool: pool, Promiscuous: true})
+	if d := pa.Info().Driver; d != "net_af_packet" {
+		t.Errorf("driver %q", d)
+	}
+	const n = 20
+	tx := make([]port.Frame, n)
+	for i := range tx {
+		if tx[i], err = pool.Alloc(testFrame(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent := pa.TxBurst(0, tx)
+	pa.Free(tx[sent:])
+	if sent != n {
+		t.Fatalf("af_packet took %d of %d frames", sent, n)
+	}
+	rx := make([]port.Frame, 32)
+	seen := 0
+	deadline := time.Now().Add(3 * time.Second)
+	for seen < n && time.Now().Before(deadline) {
+		got := pb.RxBurst(0, rx)
+		for _, f := range rx[:got] {
+			if len(f.Data) >= 18 && f.Data[12] == 0x88 && f.Data[13] == 0xb5 {
+				i := int(binary.BigEndian.Uint32(f.Data[14:]))
+				if !bytes.Equal(f.Data, testFrame(i)) {
+					t.Errorf("frame %d arrived altered", i)
+				}
+				seen++
+			}
+		}
+		pb.Free(rx[:got])
+	}
+	if seen != n {
+		t.Errorf("received %d of %d frames through the veth pair", seen, n)
 	}
 }
