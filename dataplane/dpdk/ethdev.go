@@ -143,7 +143,6 @@ type Port struct {
 	rssKey  []byte
 	rssHF   uint64
 	promisc bool
-	probed  bool
 	started bool
 	closed  bool
 }
@@ -197,17 +196,17 @@ func (e *EAL) DeviceInfo(id uint16) (DevInfo, error) {
 
 // OpenPort probes (if needed) and configures the ethdev named by devargs
 // (see PortID) with its RX/TX queues; the port is not started. Close
-// releases it, and removes the device if OpenPort probed it.
+// releases it.
 func (e *EAL) OpenPort(devargs string, cfg PortConfig) (*Port, error) {
 	if cfg.Pool == nil {
 		return nil, fmt.Errorf("dpdk: port %q: no mbuf pool", devargs)
 	}
 	cfg = withDefaults(cfg)
-	id, probed, err := e.PortID(devargs)
+	id, _, err := e.PortID(devargs)
 	if err != nil {
 		return nil, err
 	}
-	p := &Port{id: id, probed: probed, nrx: cfg.RxQueues, ntx: cfg.TxQueues, burst: cfg.Burst, promisc: cfg.Promiscuous}
+	p := &Port{id: id, nrx: cfg.RxQueues, ntx: cfg.TxQueues, burst: cfg.Burst, promisc: cfg.Promiscuous}
 	fail := func(err error) (*Port, error) {
 		p.release()
 		return nil, err
@@ -337,8 +336,9 @@ func (p *Port) Stop() error {
 
 var errClosed = errors.New("dpdk: port closed")
 
-// Close stops and closes the port, frees its queues and, if OpenPort
-// probed the device, removes it so that it can be probed again.
+// Close stops and closes the port and frees its queues. A virtual device
+// is removed, so that its name can be used again; a PCI device stays
+// attached to DPDK.
 func (p *Port) Close() error {
 	if p.closed {
 		return nil
@@ -350,11 +350,7 @@ func (p *Port) Close() error {
 
 func (p *Port) release() {
 	p.closed = true
-	if p.probed {
-		C.sw_port_remove(C.uint16_t(p.id))
-	} else {
-		C.rte_eth_dev_close(C.uint16_t(p.id))
-	}
+	C.sw_port_remove(C.uint16_t(p.id))
 	for _, q := range p.queues {
 		C.sw_queue_free(q.q)
 	}

@@ -68,20 +68,21 @@ int sw_port_by_devargs(const char *devargs, const char *name, uint16_t *port, in
 	return 0;
 }
 
-// sw_port_remove closes the port and removes its device, so that a vdev of
-// the same name can be probed again.
+// sw_port_remove releases the port. A virtual device is removed (its
+// driver closes the port), so that a vdev of the same name can be created
+// again; other devices (PCI) are closed and stay attached.
 int sw_port_remove(uint16_t port) {
 	struct rte_eth_dev_info info;
 	int ret = rte_eth_dev_info_get(port, &info);
 	if (ret != 0)
 		return ret;
 	struct rte_device *dev = info.device;
-	ret = rte_eth_dev_close(port);
-	if (ret != 0)
-		return ret;
-	if (dev != NULL)
-		ret = rte_dev_remove(dev);
-	return ret;
+	if (dev != NULL && rte_dev_bus(dev) != NULL && strcmp(rte_bus_name(rte_dev_bus(dev)), "vdev") == 0) {
+		rte_eth_dev_stop(port);
+		if (rte_dev_remove(dev) == 0)
+			return 0;
+	}
+	return rte_eth_dev_close(port);
 }
 
 int sw_dev_info(uint16_t port, struct sw_dev_info *out) {
