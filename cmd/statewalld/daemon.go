@@ -125,7 +125,16 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 	}()
 	for i, pc := range cfg.Ports {
 		q := max(pc.Queues, 1)
-		p, err := eal.OpenPort(pc.Device, dpdk.PortConfig{RxQueues: q, TxQueues: max(q, nWorkers), Pool: pool,
+		// Every worker transmits on a TX queue of its own, where the
+		// device has enough of them.
+		txq := max(q, nWorkers)
+		if id, _, err := eal.PortID(pc.Device); err == nil {
+			if info, err := eal.DeviceInfo(id); err == nil && info.MaxTxQueues > 0 {
+				txq = min(txq, info.MaxTxQueues)
+				q = min(q, max(info.MaxRxQueues, 1))
+			}
+		}
+		p, err := eal.OpenPort(pc.Device, dpdk.PortConfig{RxQueues: q, TxQueues: txq, Pool: pool,
 			Burst: cfg.Dataplane.Burst, Promiscuous: true, RSS: q > 1})
 		if err != nil {
 			return fmt.Errorf("port %s (%s): %w", pc.Name, pc.Device, err)
@@ -194,6 +203,28 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 		logger.Warn("running without hugepages: flow tables and mbufs use ordinary pages; expect lower rates")
 	}
 
+	newFrame := func(data []byte) (port.Frame, bool) {
+		f, err := pool.Alloc(data)
+		return f, err == nil
+	}
+	// Rings for ports with fewer RX queues than workers: spreadRings[i][k]
+	// carries frames of port i from worker 0 to worker k.
+	spreadRings := make([][]pipeline.FrameRing, len(ports))
+	for i, p := range ports {
+		if p.RxQueues() > 1 || nWorkers == 1 {
+			continue
+		}
+		spreadRings[i] = make([]pipeline.FrameRing, nWorkers)
+		for k := 1; k < nWorkers; k++ {
+			r, err := eal.NewRing(fmt.Sprintf("sw_spread_%d_%d", i, k), 4096, cfg.Dataplane.Burst, -1)
+			if err != nil {
+				return fmt.Errorf("ring for port %s, worker %d: %w", cfg.Ports[i].Name, k, err)
+			}
+			defer r.Close()
+			spreadRings[i][k] = r
+		}
+	}
+
 	for w := 0; w < nWorkers; w++ {
 		mem4, kind, err := alloc(perWorker * 3 / 4)
 		if err != nil {
@@ -213,14 +244,25 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 		var bindings []pipeline.Binding
 		for i, pc := range cfg.Ports {
 			peer := peerIndex(cfg, pc.Peer)
-			if peer < 0 || w >= ports[i].RxQueues() {
+			if peer < 0 {
 				continue
 			}
-			bindings = append(bindings, pipeline.Binding{In: ports[i], InIndex: uint16(i), Queue: w, Out: ports[peer], OutQ: w % ports[peer].TxQueues(),
-				NewFrame: func(data []byte) (port.Frame, bool) {
-					f, err := pool.Alloc(data)
-					return f, err == nil
-				}})
+			b := pipeline.Binding{In: ports[i], InIndex: uint16(i), Queue: w, Out: ports[peer], OutQ: w % ports[peer].TxQueues(),
+				NewFrame: newFrame}
+			switch rq := ports[i].RxQueues(); {
+			case rq == 1 && nWorkers > 1:
+				// One queue for several workers: worker 0 reads it and hands
+				// each frame to the worker owning its connection.
+				switch {
+				case w == 0:
+					b.Spread = &pipeline.Spread{Self: 0, Rings: spreadRings[i], Link: ports[i].LinkType()}
+				default:
+					b.In = &pipeline.RingPort{Ring: spreadRings[i][w], Port: ports[i], TxQueue: w % ports[i].TxQueues()}
+				}
+			case w >= rq:
+				continue // no queue left for this worker on this port
+			}
+			bindings = append(bindings, b)
 		}
 		if len(bindings) == 0 && w > 0 {
 			logger.Warn("worker has no queue to poll (ports have fewer queues than workers)", "worker", w)

@@ -62,6 +62,9 @@ type Counters struct {
 	// RejectsSent counts the TCP RSTs and ICMP unreachables REJECT sent;
 	// RejectsLimited those the rate limit (or no buffer) held back.
 	RejectsSent, RejectsLimited uint64
+	// Spread counts frames handed to the worker owning their connection;
+	// SpreadDropped those its full ring could not take.
+	Spread, SpreadDropped uint64
 	// Rules holds per-rule packet and byte counters of the ruleset
 	// generation RulesGeneration; index len-1 is the default policy.
 	RulesGeneration uint64

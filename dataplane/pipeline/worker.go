@@ -34,6 +34,10 @@ type Binding struct {
 	// worker's scratch buffer itself, which suits ports whose TxBurst is
 	// done with a frame when it returns (memory, files).
 	NewFrame func(data []byte) (port.Frame, bool)
+	// Spread, when set, hands frames whose connection another worker owns
+	// to that worker's ring before processing (a port without RSS shared
+	// by several workers).
+	Spread *Spread
 }
 
 // Clock gives a worker the time once per burst.
@@ -222,6 +226,9 @@ func (w *Worker) pollBinding(b *Binding) int {
 	frames := w.frames[:w.cfg.Burst]
 	n := b.In.RxBurst(b.Queue, frames)
 	w.counters.observeBurst(n)
+	if b.Spread != nil && n > 0 {
+		n = b.Spread.split(frames[:n], b.In, &w.counters)
+	}
 	if n == 0 {
 		if !w.cfg.FrameClock {
 			w.tracker.Expire(w.clock.NowMillis(), w.cfg.ExpireBudget)
