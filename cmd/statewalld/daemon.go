@@ -107,6 +107,13 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 	mbufs := 4095
 	for _, p := range cfg.Ports {
 		mbufs += 2 * max(p.Queues, nWorkers) * dpdk.DefaultDescriptors
+		// A net_pcap source with infinite_rx keeps its whole capture in
+		// mbufs of the pool (benchmarks).
+		extra, err := dpdk.DeviceMbufs(p.Device)
+		if err != nil {
+			return fmt.Errorf("port %s: %w", p.Name, err)
+		}
+		mbufs += extra
 	}
 	pool, err := eal.NewMempool("statewall_mbufs", mbufs, 256, dpdk.DefaultDataRoom, -1)
 	if err != nil {
@@ -336,6 +343,10 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 				if err := dpdk.PinThread(lcore); err != nil {
 					logger.Warn("pinning worker", "worker", w, "lcore", lcore, "err", err)
 				}
+			}
+			// An lcore id gives the thread its own mempool cache.
+			if _, err := eal.RegisterThread(); err == nil {
+				defer eal.UnregisterThread()
 			}
 			pollLoop(wk, &stopping)
 		}()
