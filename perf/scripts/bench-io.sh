@@ -182,7 +182,7 @@ run_testpmd() { # FLOWS MODE -> pps in RATE
 		fi
 	done
 	sleep $((DURATION + 2))
-	kill -INT "$BG_PID" 2>/dev/null
+	kill -INT "$BG_PID" 2>/dev/null || true
 	wait "$BG_PID" 2>/dev/null || true
 	BG_PID=""
 	RATE=$(tx_pps_of "$logf")
@@ -367,7 +367,7 @@ run_statewall() {
 		if ! kill -0 "$BG_PID" 2>/dev/null || [ $waited -gt 300 ]; then
 			log "statewalld did not forward; tail of its log:"
 			tail -5 "$WORK/statewall-$flows-$mode.log" >&2
-			kill -INT "$BG_PID" 2>/dev/null
+			kill -INT "$BG_PID" 2>/dev/null || true
 			BG_PID=""
 			RATE=0
 			return
@@ -377,7 +377,7 @@ run_statewall() {
 	local rates
 	rates=$(sample_rates sw_tx)
 	log "statewalld: 1-s rates: $(echo $rates)"
-	kill -INT "$BG_PID" 2>/dev/null
+	kill -INT "$BG_PID" 2>/dev/null || true
 	wait "$BG_PID" 2>/dev/null || true
 	BG_PID=""
 	RATE=$(echo "$rates" | median)
