@@ -13,6 +13,7 @@ import (
 	"github.com/statewall/statewall/dataplane/metrics"
 	"github.com/statewall/statewall/dataplane/pipeline"
 	"github.com/statewall/statewall/dataplane/port/memport"
+	"github.com/statewall/statewall/flowtable/arena"
 	"github.com/statewall/statewall/perf/traffic"
 )
 
@@ -60,7 +61,22 @@ func setup(b *testing.B, n int, cfg pipeline.Config) (*pipeline.Worker, *engine.
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr, err := shared.NewTracker(1, nil, nil)
+	// Tables in an arena as the daemon has them: hugepages when the
+	// machine has some reserved (deploy/hugepages.sh), else ordinary pages.
+	// 128 bytes per flow: 128 MiB for a million.
+	mem4, huge, err := arena.Alloc(int64(max(n*128, 8<<20)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	mem6, _, err := arena.Alloc(4 << 20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = arena.Free(mem4); _ = arena.Free(mem6) })
+	if !huge {
+		b.Logf("no hugepages reserved: flow tables on ordinary pages")
+	}
+	tr, err := shared.NewTracker(1, mem4, mem6)
 	if err != nil {
 		b.Fatal(err)
 	}
