@@ -34,9 +34,27 @@ const (
 // into mbufs when its queue is set up, one per packet. It is 0 for other
 // devices. Pure Go: it only reads the devargs and the capture's headers.
 func DeviceMbufs(devargs string) (int, error) {
+	files, err := infiniteRxFiles(devargs)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, f := range files {
+		n, err := pcapPackets(f)
+		if err != nil {
+			return 0, fmt.Errorf("dpdk: %s: %w", devargs, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// infiniteRxFiles returns the rx_pcap files of a net_pcap device with
+// infinite_rx=1, and nothing for other devices.
+func infiniteRxFiles(devargs string) ([]string, error) {
 	name, args, _ := strings.Cut(devargs, ",")
 	if !strings.HasPrefix(devName(name), "net_pcap") {
-		return 0, nil
+		return nil, nil
 	}
 	infinite := false
 	var files []string
@@ -50,30 +68,52 @@ func DeviceMbufs(devargs string) (int, error) {
 		}
 	}
 	if !infinite {
-		return 0, nil
+		return nil, nil
 	}
-	total := 0
+	return files, nil
+}
+
+// mbufHeadroom is DPDK's RTE_PKTMBUF_HEADROOM (Debian's build: 128).
+const mbufHeadroom = 128
+
+// DeviceDataRoom is the smallest mbuf data room (as NewMempool takes it,
+// headroom included) that holds every frame a net_pcap infinite_rx device
+// preloads, so that a pool for such a source need not use DefaultDataRoom
+// for millions of small frames. It is 0 for other devices.
+func DeviceDataRoom(devargs string) (int, error) {
+	files, err := infiniteRxFiles(devargs)
+	if err != nil || len(files) == 0 {
+		return 0, err
+	}
+	largest := 0
 	for _, f := range files {
-		n, err := pcapPackets(f)
+		_, l, err := pcapScan(f)
 		if err != nil {
 			return 0, fmt.Errorf("dpdk: %s: %w", devargs, err)
 		}
-		total += n
+		largest = max(largest, l)
 	}
-	return total, nil
+	return largest + mbufHeadroom, nil
 }
 
 // pcapPackets counts the records of a classic pcap file.
 func pcapPackets(path string) (int, error) {
+	n, _, err := pcapScan(path)
+	return n, err
+}
+
+// pcapScan counts the records of a classic pcap file and finds the
+// largest captured length.
+func pcapScan(path string) (packets, largest int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 1<<20)
 	var hdr [pcapFileHeaderLen]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return 0, fmt.Errorf("pcap header of %s: %w", path, err)
+		return 0, 0, fmt.Errorf("pcap header of %s: %w", path, err)
 	}
 	var order binary.ByteOrder
 	switch {
@@ -82,19 +122,20 @@ func pcapPackets(path string) (int, error) {
 	case binary.BigEndian.Uint32(hdr[:]) == pcapMagicMicro || binary.BigEndian.Uint32(hdr[:]) == pcapMagicNano:
 		order = binary.BigEndian
 	default:
-		return 0, fmt.Errorf("%s is not a classic pcap file", path)
+		return 0, 0, fmt.Errorf("%s is not a classic pcap file", path)
 	}
-	n := 0
 	var rec [pcapRecordHeaderLen]byte
 	for {
 		if _, err := io.ReadFull(r, rec[:]); err == io.EOF {
-			return n, nil
+			return packets, largest, nil
 		} else if err != nil {
-			return n, fmt.Errorf("pcap record %d of %s: %w", n+1, path, err)
+			return packets, largest, fmt.Errorf("pcap record %d of %s: %w", packets+1, path, err)
 		}
-		if _, err := r.Discard(int(order.Uint32(rec[pcapInclLenOffset:]))); err != nil {
-			return n, fmt.Errorf("pcap record %d of %s: %w", n+1, path, err)
+		l := int(order.Uint32(rec[pcapInclLenOffset:]))
+		if _, err := r.Discard(l); err != nil {
+			return packets, largest, fmt.Errorf("pcap record %d of %s: %w", packets+1, path, err)
 		}
-		n++
+		largest = max(largest, l)
+		packets++
 	}
 }

@@ -38,6 +38,12 @@ func TestDeviceMbufs(t *testing.T) {
 			t.Errorf("DeviceMbufs(%q) = %d, %v; want %d", devargs, got, err, want)
 		}
 	}
+	if room, err := DeviceDataRoom("net_pcap0,rx_pcap=" + path + ",infinite_rx=1"); err != nil || room != 66+mbufHeadroom {
+		t.Errorf("DeviceDataRoom = %d, %v; want %d", room, err, 66+mbufHeadroom)
+	}
+	if room, err := DeviceDataRoom("net_null0"); err != nil || room != 0 {
+		t.Errorf("DeviceDataRoom(net_null0) = %d, %v; want 0", room, err)
+	}
 	if _, err := DeviceMbufs("net_pcap0,rx_pcap=/nonexistent.pcap,infinite_rx=1"); err == nil {
 		t.Error("missing capture: no error")
 	}

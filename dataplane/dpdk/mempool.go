@@ -78,3 +78,10 @@ func (m *Mempool) Close() {
 		m.p = nil
 	}
 }
+
+// mbufHeadroom (devargs.go, pure Go) must equal DPDK's headroom: either
+// array length is negative, and the build fails, if they differ.
+var (
+	_ [mbufHeadroom - C.RTE_PKTMBUF_HEADROOM]struct{}
+	_ [C.RTE_PKTMBUF_HEADROOM - mbufHeadroom]struct{}
+)
