@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -24,6 +25,7 @@ import (
 	"github.com/statewall/statewall/dataplane/dpdk"
 	"github.com/statewall/statewall/dataplane/engine"
 	"github.com/statewall/statewall/dataplane/metrics"
+	"github.com/statewall/statewall/dataplane/packet"
 	"github.com/statewall/statewall/dataplane/pipeline"
 	"github.com/statewall/statewall/dataplane/port"
 	"github.com/statewall/statewall/flowtable/arena"
@@ -232,6 +234,9 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 		}
 	}
 
+	// Packets that rules with `log = true` decided, from every worker.
+	logCh := make(chan pipeline.LogRecord, 4096)
+
 	for w := 0; w < nWorkers; w++ {
 		mem4, kind, err := alloc(perWorker * 3 / 4)
 		if err != nil {
@@ -275,7 +280,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 			logger.Warn("worker has no queue to poll (ports have fewer queues than workers)", "worker", w)
 		}
 		rt.Pipelines = append(rt.Pipelines, pipeline.NewWorker(pipeline.Config{ID: w, Burst: cfg.Dataplane.Burst, AcceptNonIP: true,
-			RejectRate: cfg.Reject.Rate, RejectBurst: cfg.Reject.Burst},
+			RejectRate: cfg.Reject.Rate, RejectBurst: cfg.Reject.Burst, Log: logCh},
 			bindings, tr, shared.Ruleset, clock, nil))
 	}
 
@@ -311,6 +316,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 		defer cs.Close()
 		logger.Info("control", "socket", cs.Path())
 	}
+	go logPackets(runCtx, logger, logCh, shared)
 	if x := shared.Expectations; x != nil {
 		go func() {
 			t := time.NewTicker(time.Second)
@@ -396,6 +402,43 @@ func pollLoop(w *pipeline.Worker, stopping *atomic.Bool) {
 		}
 	}
 	w.Publish()
+}
+
+// logPackets writes the records of logged packets as they come.
+func logPackets(ctx context.Context, logger *slog.Logger, ch <-chan pipeline.LogRecord, shared *engine.Shared) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-ch:
+			rs := shared.Ruleset.Load()
+			rule := rs.PolicyName()
+			if r.Rule >= 0 {
+				rule = fmt.Sprintf("#%d", r.Rule)
+				if r.Generation == rs.Generation && r.Rule < len(rs.Rules()) {
+					rule = rs.Rules()[r.Rule].Name
+				}
+			}
+			attrs := []any{"rule", rule, "verdict", r.Verdict.String(), "state", r.State.String(), "dir", r.Dir.String(),
+				"worker", r.Worker, "in_port", r.InPort, "proto", r.Tuple.Proto,
+				"src", addrPort(r.Tuple.Src, r.Tuple.SrcPort, r.Tuple.Family), "dst", addrPort(r.Tuple.Dst, r.Tuple.DstPort, r.Tuple.Family),
+				"len", r.Length}
+			if r.Tuple.Proto == packet.ProtoTCP {
+				attrs = append(attrs, "tcp_flags", r.TCPFlags)
+			}
+			if r.Reason != packet.ReasonNone {
+				attrs = append(attrs, "reason", r.Reason.String())
+			}
+			logger.Info("packet", attrs...)
+		}
+	}
+}
+
+func addrPort(a [16]byte, port uint16, fam packet.Family) string {
+	if fam == packet.FamilyIPv4 {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(a[:4])), port).String()
+	}
+	return netip.AddrPortFrom(netip.AddrFrom16(a), port).String()
 }
 
 func peerIndex(cfg *config.Config, name string) int {

@@ -65,6 +65,9 @@ type Counters struct {
 	// Spread counts frames handed to the worker owning their connection;
 	// SpreadDropped those its full ring could not take.
 	Spread, SpreadDropped uint64
+	// Logged counts packets handed to the rule log; LogDropped those the
+	// full log channel could not take.
+	Logged, LogDropped uint64
 	// Rules holds per-rule packet and byte counters of the ruleset
 	// generation RulesGeneration; index len-1 is the default policy.
 	RulesGeneration uint64

@@ -90,6 +90,10 @@ type Config struct {
 	// RejectRate and RejectBurst limit the replies REJECT sends (per
 	// second and bucket depth); a rate of 0 makes REJECT a silent drop.
 	RejectRate, RejectBurst int
+	// Log receives a record of every packet decided by a rule with
+	// `log = true` (or a logging policy); nil logs nothing. The worker
+	// never waits for it: a full channel drops the record, counted.
+	Log chan<- LogRecord
 }
 
 // heldFrame is a fragment waiting for the rest of its datagram.
@@ -520,6 +524,9 @@ func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Pa
 			o.Reason = packet.ReasonRuleDrop
 		}
 	}
+	if m.Log {
+		w.logPacket(now, b, p, o)
+	}
 	if o.Verdict != VerdictAccept && res.Created {
 		w.tracker.Discard(res)
 	}
@@ -600,7 +607,7 @@ func (w *Worker) classify(rs *rules.Ruleset, p *packet.Parsed, o *Outcome, res *
 		}
 	}
 	m := rs.Classify(p, o.State, o.Dir, inPort)
-	if slot != nil && m.Cacheable && m.Rule < cachePolicyRule {
+	if slot != nil && m.Cacheable && !m.Log && m.Rule < cachePolicyRule { // logged packets are each classified
 		rule := uint32(cachePolicyRule)
 		if m.Rule >= 0 {
 			rule = uint32(m.Rule)
