@@ -107,7 +107,6 @@ socket = %q
 %s`, workers, capture, filepath.Join(dir, "in-tx.pcap"), filepath.Join(dir, "out-tx.pcap"), metricsAddr, filepath.Join(dir, "ctl.sock"), daemonRules)
 }
 
-type verdicts struct{ accepted [][]byte }
 
 // TestDaemonMatchesReplay runs captures from a net_pcap source through
 // statewalld (DPDK virtual devices, no hugepages) into a net_pcap sink and

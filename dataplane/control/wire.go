@@ -29,10 +29,6 @@ const (
 	wireEntry = 'E'
 	wireDone  = 'D'
 	wireError = 'X'
-
-	// wireMaxEntry bounds one encoded entry (two 16-byte addresses per
-	// tuple and a state name of at most 255 bytes).
-	wireMaxEntry = 1 + 4 + 255 + 12 + 2*(2*(1+16+2)+4+16)
 )
 
 func appendAddr(b []byte, a netip.Addr) []byte {

@@ -147,7 +147,6 @@ func clampLag(v int64) uint16 {
 // Layout of the non-TCP protocols.
 func (c *Conn) created() uint32       { return c.w[0] }
 func (c *Conn) setCreated(now uint32) { c.w[0] = now }
-func (c *Conn) icmpType() uint8       { return uint8(c.w[1]) }
 func (c *Conn) setICMPType(t uint8)   { c.w[1] = uint32(t) }
 
 // fp16 is a 16-bit fingerprint of a sequence number.
