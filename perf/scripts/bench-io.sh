@@ -289,8 +289,10 @@ run_ovs() { # FLOWS MODE -> pps in RATE
 # same vdevs, runs `statewalld run -c`, and reads the sink's tx counter from
 # the metrics endpoint (STATEWALL_TX_METRIC overrides the series). The
 # daemon's mbuf pool must hold the whole infinite_rx capture
-# (dpdk.DeviceMbufs says how many); until it does, the source port fails to
-# start and the rate is reported as 0.
+# (dpdk.DeviceMbufs says how many; it does since 2026-11-25); with
+# 2176-byte data rooms that is about 12 GiB at 1M flows, more than these
+# machines give, so that run is skipped (n/a) until the daemon uses
+# dpdk.DeviceDataRoom for such sources (then set STATEWALL_MBUF_BYTES=512).
 run_statewall() {
 	local flows=$1 mode=$2 r pcap pkts mem eal bin cfg metrics="127.0.0.1:19469"
 	if [ ! -d "$ROOT/cmd/statewalld" ] || ! ls "$ROOT"/cmd/statewalld/*.go >/dev/null 2>&1; then
@@ -310,7 +312,18 @@ run_statewall() {
 	r=$(rounds_for "$flows")
 	pcap=$(pcap_for "$flows" "$r")
 	pkts=$(packets_in "$flows" "$r")
-	mem=$(mem_mb "$pkts")
+	# The daemon's pool holds the whole capture in mbufs of its data room
+	# (STATEWALL_MBUF_BYTES per mbuf, default for 2176-byte data rooms),
+	# plus the flow table when it comes from DPDK memory.
+	local flowmem=$(((flows * 2 * 128) / 1048576 + 64))
+	mem=$((((pkts + 65536) * ${STATEWALL_MBUF_BYTES:-2432}) / 1048576 + flowmem + 512))
+	local avail
+	if [ "$mode" = huge ]; then avail=$(($(free_hugepages) * 2)); else avail=$(($(awk '/MemAvailable/ {print $2}' /proc/meminfo) / 2048)); fi
+	if [ "$mem" -gt "$avail" ]; then
+		log "statewalld $flows flows $mode: needs ${mem} MiB of DPDK memory for its mbuf pool, ${avail} MiB usable: skipped"
+		RATE=n/a
+		return
+	fi
 	if [ "$mode" = huge ]; then
 		eal="\"--in-memory\", \"--socket-mem\", \"$mem\""
 	else
@@ -322,7 +335,7 @@ run_statewall() {
 		[dataplane]
 		workers = 1
 		burst = 32
-		flow_memory = "$(((flows * 2 * 128) / 1048576 + 64))MiB"
+		flow_memory = "${flowmem}MiB"
 		hugepages = $([ "$mode" = huge ] && echo true || echo false)
 		eal_args = [$eal, "--no-pci", "--no-telemetry", "-l", "0-1", "--file-prefix", "swbench-sw$$"]
 
