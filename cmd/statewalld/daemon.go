@@ -105,9 +105,20 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 	}
 	defer eal.Cleanup()
 
-	// Enough mbufs for every RX and TX ring plus bursts in flight.
+	// Enough mbufs for every RX and TX ring plus bursts in flight, with
+	// room for standard frames; a pool for benchmark sources that preload
+	// millions of small frames (net_pcap infinite_rx) gets small mbufs.
 	mbufs := 4095
+	dataRoom := 0
 	for _, p := range cfg.Ports {
+		room, err := dpdk.DeviceDataRoom(p.Device)
+		if err != nil {
+			return fmt.Errorf("port %s: %w", p.Name, err)
+		}
+		if room == 0 && !strings.Contains(p.Device, "no-rx=1") {
+			room = dpdk.DefaultDataRoom // a port that receives standard frames
+		}
+		dataRoom = max(dataRoom, room)
 		mbufs += 2 * max(p.Queues, nWorkers) * dpdk.DefaultDescriptors
 		// A net_pcap source with infinite_rx keeps its whole capture in
 		// mbufs of the pool (benchmarks).
@@ -117,7 +128,10 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 		}
 		mbufs += extra
 	}
-	pool, err := eal.NewMempool("statewall_mbufs", mbufs, 256, dpdk.DefaultDataRoom, -1)
+	if dataRoom == 0 {
+		dataRoom = dpdk.DefaultDataRoom
+	}
+	pool, err := eal.NewMempool("statewall_mbufs", mbufs, 256, dataRoom, -1)
 	if err != nil {
 		return fmt.Errorf("creating the mbuf pool (%d mbufs): %w", mbufs, err)
 	}
