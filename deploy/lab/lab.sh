@@ -32,6 +32,11 @@
 #   deploy/lab/lab.sh check [--bridge ...]   up, traffic, down (exit status
 #                               says whether the allowed traffic worked)
 #   deploy/lab/lab.sh status    namespaces, processes, bridge mode
+#   deploy/lab/lab.sh demo      the main job (make demo): up with statewalld,
+#                               traffic, then what the firewall did (status,
+#                               rules with counters, tracked connections) and
+#                               where the metrics are; down at the end, also
+#                               when interrupted
 # `up` cleans up after itself when it fails or is interrupted.
 set -euo pipefail
 
@@ -324,7 +329,42 @@ cmd_check() {
 	cmd_traffic
 }
 
+# demo: the main job. statewall is the operator's CLI, built beside the
+# daemon; it talks to the daemon over the control socket.
+cmd_demo() {
+	need_root
+	command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+	mkdir -p "$STATE"
+	local cli=$STATE/statewall-cli
+	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$cli" ./cmd/statewall) || die "statewall does not build"
+	cmd_up --bridge statewall
+	trap 'cmd_down' EXIT
+	trap 'exit 130' INT TERM
+	echo
+	echo "== traffic from $NS_C through statewalld to $NS_S"
+	local rc=0
+	cmd_traffic || rc=$?
+	echo
+	echo "== statewall status"
+	"$cli" status || true
+	echo
+	echo "== statewall rules (per-rule packet and byte counters)"
+	"$cli" rules || true
+	echo
+	echo "== statewall conntrack list (what is tracked now)"
+	"$cli" conntrack list 2>&1 | head -20 || true
+	echo
+	echo "== where to look"
+	echo "  metrics:  ip netns exec $NS_F curl -s http://127.0.0.1:9469/metrics   (Prometheus; dashboard: deploy/grafana/statewall.json)"
+	echo "  control:  $cli -S /run/statewall/control.sock status|rules|conntrack list|reload"
+	echo "  log:      $STATE/statewalld.log (removed by down)"
+	echo "  the lab stays up while you press Enter (or for 0 s without a terminal)"
+	if [ -t 0 ]; then read -r _ || true; fi
+	return $rc
+}
+
 case ${1:-} in
+demo) cmd_demo ;;
 up) shift; cmd_up "$@" ;;
 down) need_root; cmd_down ;;
 traffic) cmd_traffic ;;
