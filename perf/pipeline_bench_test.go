@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/statewall/statewall/config"
+	"github.com/statewall/statewall/config/configtest"
 	"github.com/statewall/statewall/dataplane/engine"
 	"github.com/statewall/statewall/dataplane/metrics"
 	"github.com/statewall/statewall/dataplane/pipeline"
@@ -23,19 +24,7 @@ const benchConfig = `
 [conntrack]
 max_flows = %d
 
-[policy]
-forward = "drop"
-
-[[rule]]
-name = "established"
-ct_state = ["ESTABLISHED", "RELATED"]
-action = "accept"
-
-[[rule]]
-name = "invalid"
-ct_state = "INVALID"
-action = "drop"
-
+` + configtest.Stateful + `
 [[rule]]
 name = "web"
 ct_state = "NEW"

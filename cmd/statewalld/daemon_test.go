@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/statewall/statewall/config"
+	"github.com/statewall/statewall/config/configtest"
 	"github.com/statewall/statewall/dataplane/packet/packettest"
 	"github.com/statewall/statewall/dataplane/pipeline"
 	"github.com/statewall/statewall/dataplane/port/pcapport"
@@ -54,19 +55,7 @@ func buildDaemon(t *testing.T) string {
 }
 
 const daemonRules = `
-[policy]
-forward = "drop"
-
-[[rule]]
-name = "established"
-ct_state = ["ESTABLISHED", "RELATED"]
-action = "accept"
-
-[[rule]]
-name = "invalid"
-ct_state = "INVALID"
-action = "drop"
-
+` + configtest.Stateful + `
 [[rule]]
 name = "new-ftp-web-ping"
 ct_state = "NEW"
@@ -106,7 +95,6 @@ listen = %q
 socket = %q
 %s`, workers, capture, filepath.Join(dir, "in-tx.pcap"), filepath.Join(dir, "out-tx.pcap"), metricsAddr, filepath.Join(dir, "ctl.sock"), daemonRules)
 }
-
 
 // TestDaemonMatchesReplay runs captures from a net_pcap source through
 // statewalld (DPDK virtual devices, no hugepages) into a net_pcap sink and

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/statewall/statewall/config"
+	"github.com/statewall/statewall/config/configtest"
 	"github.com/statewall/statewall/config/rules"
 	"github.com/statewall/statewall/dataplane/engine"
 	"github.com/statewall/statewall/dataplane/packet"
@@ -31,19 +32,7 @@ device = "net_null1"
 role = "outside"
 peer = "lan"
 
-[policy]
-forward = "drop"
-
-[[rule]]
-name = "established"
-ct_state = ["ESTABLISHED", "RELATED"]
-action = "accept"
-
-[[rule]]
-name = "invalid"
-ct_state = "INVALID"
-action = "drop"
-
+` + configtest.Stateful + `
 [[rule]]
 name = "web"
 ct_state = "NEW"

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/statewall/statewall/config"
+	"github.com/statewall/statewall/config/configtest"
 	"github.com/statewall/statewall/dataplane/packet/packettest"
 	"github.com/statewall/statewall/dataplane/pipeline"
 	"github.com/statewall/statewall/flowtable/ctstate"
@@ -17,14 +18,7 @@ const relatedOnly = `
 [alg.ftp]
 enabled = %v
 
-[policy]
-forward = "drop"
-
-[[rule]]
-name = "established"
-ct_state = ["ESTABLISHED", "RELATED"]
-action = "accept"
-
+` + configtest.Stateful + `
 [[rule]]
 name = "ftp-control"
 ct_state = "NEW"
