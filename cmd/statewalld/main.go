@@ -16,6 +16,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/statewall/statewall/config"
 )
 
 const usage = `usage: statewalld run -c config.toml [--stats-interval 0] [--duration 0]
@@ -27,6 +29,22 @@ PCI addresses). Reloads the ruleset on SIGHUP, on a change of the file
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// newLogger builds the daemon's logger from the configuration's [log]
+// section (level, text or JSON); a file that does not load gets the
+// defaults here, and its errors are reported by the first load.
+func newLogger(path string, w io.Writer) *slog.Logger {
+	level, format := slog.LevelInfo, "text"
+	if cfg, err := config.Load(path); err == nil {
+		_ = level.UnmarshalText([]byte(cfg.Log.Level))
+		format = cfg.Log.Format
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -47,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := newLogger(opts.configPath, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
