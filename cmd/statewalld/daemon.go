@@ -294,7 +294,8 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 			logger.Warn("worker has no queue to poll (ports have fewer queues than workers)", "worker", w)
 		}
 		rt.Pipelines = append(rt.Pipelines, pipeline.NewWorker(pipeline.Config{ID: w, Burst: cfg.Dataplane.Burst, AcceptNonIP: true,
-			RejectRate: cfg.Reject.Rate, RejectBurst: cfg.Reject.Burst, Log: logCh},
+			RejectRate: cfg.Reject.Rate, RejectBurst: cfg.Reject.Burst, Log: logCh,
+			VerifyChecksums: cfg.Conntrack.Checksum},
 			bindings, tr, shared.Ruleset, clock, nil))
 	}
 

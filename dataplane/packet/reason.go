@@ -56,6 +56,7 @@ const (
 	ReasonRuleDrop        // a rule or the policy dropped it
 	ReasonRuleReject      // a rule rejected it
 	ReasonTxFull          // the output queue was full
+	ReasonBadChecksum     // TCP, UDP or ICMP checksum wrong (with [conntrack] checksum = true)
 	reasonCount
 )
 
@@ -108,6 +109,7 @@ var reasonNames = [...]string{
 	ReasonRuleDrop:           "rule_drop",
 	ReasonRuleReject:         "rule_reject",
 	ReasonTxFull:             "tx_full",
+	ReasonBadChecksum:        "bad_checksum",
 }
 
 // String returns the reason's stable snake_case name ("" for ReasonNone).

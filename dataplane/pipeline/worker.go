@@ -90,6 +90,10 @@ type Config struct {
 	// RejectRate and RejectBurst limit the replies REJECT sends (per
 	// second and bucket depth); a rate of 0 makes REJECT a silent drop.
 	RejectRate, RejectBurst int
+	// VerifyChecksums checks TCP, UDP and ICMP checksums before tracking
+	// and makes a packet with a bad one INVALID ([conntrack] checksum, as
+	// Linux's nf_conntrack_checksum).
+	VerifyChecksums bool
 	// Log receives a record of every packet decided by a rule with
 	// `log = true` (or a logging policy); nil logs nothing. The worker
 	// never waits for it: a full channel drops the record, counted.
@@ -488,6 +492,10 @@ func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Pa
 		o.Tracked = true
 		o.State, o.Reason = ctstate.Invalid, res.Reason
 		res.State = ctstate.Invalid
+	case w.cfg.VerifyChecksums && !packet.TransportChecksumOK(p):
+		o.Tracked = true
+		o.State, o.Reason = ctstate.Invalid, packet.ReasonBadChecksum
+		res.State, res.Reason = ctstate.Invalid, packet.ReasonBadChecksum
 	case rs.NoTrack(p, b.InIndex):
 		o.Tracked = true
 		o.State = ctstate.Untracked

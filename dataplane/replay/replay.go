@@ -132,7 +132,7 @@ func File(path string, opts Options) (*Summary, error) {
 	if opts.Out != nil {
 		col.json = newJSONWriter(opts.Out)
 	}
-	w := pipeline.NewWorker(pipeline.Config{Burst: 32, AcceptNonIP: true, FrameClock: true},
+	w := pipeline.NewWorker(pipeline.Config{Burst: 32, AcceptNonIP: true, FrameClock: true, VerifyChecksums: cfg.Conntrack.Checksum},
 		[]pipeline.Binding{{In: src, InIndex: opts.InPort, Out: sink}}, tracker, shared.Ruleset, noClock{}, col)
 	for !w.Done() {
 		if w.Poll() == 0 && src.Done() {
