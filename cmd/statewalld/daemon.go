@@ -230,6 +230,17 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 		f, err := pool.Alloc(data)
 		return f, err == nil
 	}
+	// A port with fewer TX queues than workers has them shared: DPDK's
+	// tx_burst is not safe on one queue from two threads, so each shared
+	// queue gets a lock (uncontended, and absent where queues suffice).
+	txPorts := make([]port.Port, len(ports))
+	for i, p := range ports {
+		txPorts[i] = p
+		if p.TxQueues() < nWorkers {
+			txPorts[i] = newSharedTx(p)
+		}
+	}
+
 	// Rings for ports with fewer RX queues than workers: spreadRings[i][k]
 	// carries frames of port i from worker 0 to worker k.
 	spreadRings := make([][]pipeline.FrameRing, len(ports))
@@ -273,7 +284,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 			if peer < 0 {
 				continue
 			}
-			b := pipeline.Binding{In: ports[i], InIndex: uint16(i), Queue: w, Out: ports[peer], OutQ: w % ports[peer].TxQueues(),
+			b := pipeline.Binding{In: txPorts[i], InIndex: uint16(i), Queue: w, Out: txPorts[peer], OutQ: w % ports[peer].TxQueues(),
 				NewFrame: newFrame}
 			switch rq := ports[i].RxQueues(); {
 			case rq == 1 && nWorkers > 1:
@@ -283,7 +294,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 				case w == 0:
 					b.Spread = &pipeline.Spread{Self: 0, Rings: spreadRings[i], Link: ports[i].LinkType()}
 				default:
-					b.In = &pipeline.RingPort{Ring: spreadRings[i][w], Port: ports[i], TxQueue: w % ports[i].TxQueues()}
+					b.In = &pipeline.RingPort{Ring: spreadRings[i][w], Port: txPorts[i], TxQueue: w % ports[i].TxQueues()}
 				}
 			case w >= rq:
 				continue // no queue left for this worker on this port
@@ -454,6 +465,25 @@ func addrPort(a [16]byte, port uint16, fam packet.Family) string {
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(a[:4])), port).String()
 	}
 	return netip.AddrPortFrom(netip.AddrFrom16(a), port).String()
+}
+
+// sharedTx serialises transmission on the TX queues of a port that
+// workers share.
+type sharedTx struct {
+	port.Port
+	mu []sync.Mutex // one per TX queue
+}
+
+func newSharedTx(p *dpdk.Port) *sharedTx {
+	return &sharedTx{Port: p, mu: make([]sync.Mutex, p.TxQueues())}
+}
+
+// TxBurst transmits under the queue's lock.
+func (s *sharedTx) TxBurst(q int, frames []port.Frame) int {
+	m := &s.mu[q%len(s.mu)]
+	m.Lock()
+	defer m.Unlock()
+	return s.Port.TxBurst(q, frames)
 }
 
 func peerIndex(cfg *config.Config, name string) int {

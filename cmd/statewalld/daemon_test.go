@@ -184,7 +184,7 @@ func TestDaemonMatchesReplay(t *testing.T) {
 					t.Fatalf("forwarded frame %d differs from replay's %dth accepted frame", k+1, k+1)
 				}
 			}
-			if got := sumMetric(grep(scraped, `statewall_packets_total{verdict="accept"`), "statewall_packets_total"); got != sum.ByVerdict["accept"] {
+			if got := sumMetric(grepAll(scraped, "statewall_packets_total{", `verdict="accept"`), "statewall_packets_total"); got != sum.ByVerdict["accept"] {
 				t.Errorf("metrics do not count %d accepted packets:\n%s", sum.ByVerdict["accept"], grep(scraped, "statewall_packets_total"))
 			}
 			if !strings.Contains(stdout.String(), fmt.Sprintf("%d packets", sum.Frames)) {
@@ -264,6 +264,17 @@ func sumMetric(body, name string) uint64 {
 		}
 	}
 	return total
+}
+
+// grepAll keeps the lines that start with prefix and contain part.
+func grepAll(body, prefix, part string) string {
+	var out []string
+	for _, l := range strings.Split(grep(body, prefix), "\n") {
+		if strings.Contains(l, part) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func grep(body, prefix string) string {

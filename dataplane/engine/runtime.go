@@ -65,6 +65,9 @@ func (r *Runtime) WorkerCounters(i int, dst *metrics.Counters) {
 	r.Pipelines[i].Snapshot(&c)
 	dst.Bursts, dst.Packets, dst.Bytes = c.Bursts, c.Packets, c.Bytes
 	dst.ByVerdict, dst.BytesVerdict = c.ByVerdict, c.BytesVerdict
+	ports := min(max(len(r.PortList), 1), pipeline.MaxPorts)
+	dst.PortPackets = append(dst.PortPackets[:0], c.PortVerdict[:ports]...)
+	dst.PortBytes = append(dst.PortBytes[:0], c.PortVerdictBytes[:ports]...)
 	dst.ByReason, dst.ByState = c.ByReason, c.ByState
 	dst.NotTracked, dst.CacheHits, dst.TxDropped = c.NotTracked, c.CacheHits, c.TxDropped
 	dst.BurstBuckets = pipeline.BurstBuckets[:]

@@ -38,8 +38,8 @@ type descs struct {
 
 func newDescs() *descs {
 	return &descs{
-		packets:    desc("packets_total", "Packets received by a worker, by verdict.", "worker", "verdict"),
-		bytes:      desc("bytes_total", "Bytes received by a worker (whole frames), by verdict.", "worker", "verdict"),
+		packets:    desc("packets_total", "Packets received by a worker, by receiving port and verdict.", "worker", "port", "verdict"),
+		bytes:      desc("bytes_total", "Bytes received by a worker (whole frames), by receiving port and verdict.", "worker", "port", "verdict"),
 		drops:      desc("drops_total", "Packets not forwarded, by reason.", "worker", "reason"),
 		ctState:    desc("ct_state_packets_total", "Tracked packets by conntrack state.", "worker", "state"),
 		notTracked: desc("not_tracked_packets_total", "Frames that never reached the tracker (not IP, malformed, held fragments).", "worker"),
@@ -130,14 +130,15 @@ func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ..
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.collectWorkers(ch)
-	c.collectPorts(ch)
+	ports := c.src.Ports()
+	c.collectWorkers(ch, ports)
+	c.collectPorts(ch, ports)
 	c.collectFlowTables(ch)
 	c.collectExpectations(ch)
 	c.collectReload(ch)
 }
 
-func (c *Collector) collectWorkers(ch chan<- prometheus.Metric) {
+func (c *Collector) collectWorkers(ch chan<- prometheus.Metric, ports []PortInfo) {
 	d := c.d
 	rs := c.src.Rules()
 	nrules := len(rs.Rules)
@@ -147,9 +148,21 @@ func (c *Collector) collectWorkers(ch chan<- prometheus.Metric) {
 	for w := 0; w < c.src.Workers(); w++ {
 		c.src.WorkerCounters(w, s)
 		wl := strconv.Itoa(w)
-		for v := 0; v < NumVerdicts; v++ {
-			counter(ch, d.packets, s.ByVerdict[v], wl, VerdictNames[v])
-			counter(ch, d.bytes, s.BytesVerdict[v], wl, VerdictNames[v])
+		if len(s.PortPackets) == 0 { // a source without per-port counts
+			for v := 0; v < NumVerdicts; v++ {
+				counter(ch, d.packets, s.ByVerdict[v], wl, "", VerdictNames[v])
+				counter(ch, d.bytes, s.BytesVerdict[v], wl, "", VerdictNames[v])
+			}
+		}
+		for p := range s.PortPackets {
+			name := strconv.Itoa(p)
+			if p < len(ports) {
+				name = ports[p].Name
+			}
+			for v := 0; v < NumVerdicts; v++ {
+				counter(ch, d.packets, s.PortPackets[p][v], wl, name, VerdictNames[v])
+				counter(ch, d.bytes, s.PortBytes[p][v], wl, name, VerdictNames[v])
+			}
 		}
 		for r := 1; r < packet.NumReasons; r++ {
 			counter(ch, d.drops, s.ByReason[r], wl, packet.DropReason(r).String())
@@ -221,9 +234,9 @@ func RuleLabels(rules []RuleInfo) []string {
 	return out
 }
 
-func (c *Collector) collectPorts(ch chan<- prometheus.Metric) {
+func (c *Collector) collectPorts(ch chan<- prometheus.Metric, ports []PortInfo) {
 	d := c.d
-	for _, p := range c.src.Ports() {
+	for _, p := range ports {
 		up := 0.0
 		if p.Up {
 			up = 1

@@ -67,6 +67,10 @@ func newFake() *fakeSource {
 		RulesGeneration: 3, RulePackets: []uint64{10, 5, 1}, RuleBytes: []uint64{1000, 500, 100}}
 	w0.ByVerdict = [NumVerdicts]uint64{30, 8, 2}
 	w0.BytesVerdict = [NumVerdicts]uint64{3000, 800, 200}
+	// Worker 0 counts per receiving port; worker 1 does not (its totals
+	// are reported without a port).
+	w0.PortPackets = [][NumVerdicts]uint64{{20, 8, 2}, {10, 0, 0}}
+	w0.PortBytes = [][NumVerdicts]uint64{{2000, 800, 200}, {1000, 0, 0}}
 	w0.ByReason[packet.ReasonRuleDrop] = 8
 	w0.ByReason[packet.ReasonRuleReject] = 2
 	w0.ByState[ctstate.New] = 4
@@ -100,16 +104,20 @@ func TestCollectorValues(t *testing.T) {
 statewall_rule_packets_total{rule="2"} 7
 statewall_rule_packets_total{rule="policy"} 4
 statewall_rule_packets_total{rule="ssh"} 11
-# HELP statewall_packets_total Packets received by a worker, by verdict.
+# HELP statewall_packets_total Packets received by a worker, by receiving port and verdict.
 # TYPE statewall_packets_total counter
-statewall_packets_total{verdict="accept",worker="0"} 30
-statewall_packets_total{verdict="accept",worker="1"} 300
-statewall_packets_total{verdict="drop",worker="0"} 8
-statewall_packets_total{verdict="drop",worker="1"} 0
-statewall_packets_total{verdict="hold",worker="0"} 0
-statewall_packets_total{verdict="hold",worker="1"} 0
-statewall_packets_total{verdict="reject",worker="0"} 2
-statewall_packets_total{verdict="reject",worker="1"} 0
+statewall_packets_total{port="",verdict="accept",worker="1"} 300
+statewall_packets_total{port="",verdict="drop",worker="1"} 0
+statewall_packets_total{port="",verdict="hold",worker="1"} 0
+statewall_packets_total{port="",verdict="reject",worker="1"} 0
+statewall_packets_total{port="p0",verdict="accept",worker="0"} 20
+statewall_packets_total{port="p0",verdict="drop",worker="0"} 8
+statewall_packets_total{port="p0",verdict="hold",worker="0"} 0
+statewall_packets_total{port="p0",verdict="reject",worker="0"} 2
+statewall_packets_total{port="p1",verdict="accept",worker="0"} 10
+statewall_packets_total{port="p1",verdict="drop",worker="0"} 0
+statewall_packets_total{port="p1",verdict="hold",worker="0"} 0
+statewall_packets_total{port="p1",verdict="reject",worker="0"} 0
 # HELP statewall_burst_size Frames received per poll of a queue.
 # TYPE statewall_burst_size histogram
 statewall_burst_size_bucket{worker="0",le="0"} 2
@@ -172,8 +180,8 @@ statewall_expectations_refused_total{reason="table_full"} 3
 func TestCollectorLabelSets(t *testing.T) {
 	c := NewCollector(newFake())
 	counts := map[string]int{
-		"statewall_packets_total":          2 * NumVerdicts,
-		"statewall_bytes_total":            2 * NumVerdicts,
+		"statewall_packets_total":          3 * NumVerdicts, // worker 0 on two ports, worker 1 unsplit
+		"statewall_bytes_total":            3 * NumVerdicts,
 		"statewall_drops_total":            2 * (packet.NumReasons - 1),
 		"statewall_ct_state_packets_total": 2 * ctstate.NumStates,
 		"statewall_port_xstats_total":      2, // the duplicate name is dropped
@@ -245,7 +253,7 @@ func TestHandler(t *testing.T) {
 		t.Errorf("/readyz when ready: %d", code)
 	}
 	code, body := get("/metrics")
-	if code != 200 || !strings.Contains(body, `statewall_packets_total{verdict="accept",worker="1"} 300`) {
+	if code != 200 || !strings.Contains(body, `statewall_packets_total{port="",verdict="accept",worker="1"} 300`) {
 		t.Errorf("/metrics %d:\n%s", code, body)
 	}
 }

@@ -40,6 +40,10 @@ type Counters struct {
 	Bytes        uint64
 	ByVerdict    [NumVerdicts]uint64
 	BytesVerdict [NumVerdicts]uint64
+	// PortPackets and PortBytes split the verdict counts by receiving
+	// port, indexed like Source.Ports(); empty when the source does not
+	// count per port (the worker's totals are then reported unlabelled).
+	PortPackets, PortBytes [][NumVerdicts]uint64
 	ByReason     [packet.NumReasons]uint64
 	ByState      [ctstate.NumStates]uint64
 	NotTracked   uint64

@@ -37,6 +37,9 @@ func (v Verdict) String() string {
 	return "unknown"
 }
 
+// MaxPorts is how many receiving ports the per-port counters tell apart.
+const MaxPorts = 16
+
 // BurstBuckets are the upper bounds of the burst-size histogram buckets.
 var BurstBuckets = [...]int{0, 1, 2, 4, 8, 16, 32, 64, 128, 256}
 
@@ -49,6 +52,10 @@ type Counters struct {
 	Bytes        uint64
 	ByVerdict    [NumVerdicts]uint64
 	BytesVerdict [NumVerdicts]uint64
+	// PortVerdict and PortVerdictBytes split them by receiving port (the
+	// [[port]] index; ports beyond MaxPorts-1 count in the last slot).
+	PortVerdict      [MaxPorts][NumVerdicts]uint64
+	PortVerdictBytes [MaxPorts][NumVerdicts]uint64
 	ByReason     [packet.NumReasons]uint64
 	ByState      [ctstate.NumStates]uint64
 	// NotTracked counts frames that never reached the tracker (non-IP,

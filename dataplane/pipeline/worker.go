@@ -57,6 +57,7 @@ type Outcome struct {
 	Rule      int // index into the ruleset's rules, -1 for the policy
 	Reason    packet.DropReason
 	Ruleset   *rules.Ruleset
+	InPort    uint16 // the index of the [[port]] it arrived on
 }
 
 // Observer is told the outcome of every packet (replay uses it; the
@@ -373,7 +374,7 @@ func (w *Worker) fragment(now uint32, b *Binding, rs *rules.Ruleset, i int, f *p
 			rt.Retain(i)
 		}
 		w.held = append(w.held, heldFrame{frame: *f, port: b.In, datagram: r.Datagram})
-		return w.notTracked(rs, f, VerdictHold, packet.ReasonFragHeld)
+		return w.notTracked(rs, b, f, VerdictHold, packet.ReasonFragHeld)
 	case defrag.StatusComplete:
 		q := &w.reasm
 		res := &w.results[i]
@@ -391,7 +392,7 @@ func (w *Worker) fragment(now uint32, b *Binding, rs *rules.Ruleset, i int, f *p
 		if r.Datagram != 0 {
 			w.releaseDatagram(r.Datagram, false, b)
 		}
-		return w.notTracked(rs, f, VerdictDrop, r.Reason)
+		return w.notTracked(rs, b, f, VerdictDrop, r.Reason)
 	}
 	// StatusPass: classify the fragment as it is.
 	if r.Datagram != 0 {
@@ -470,7 +471,7 @@ func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Pa
 	c.Packets++
 	c.Bytes += size
 	o := &w.outcome
-	*o = Outcome{N: w.n, Timestamp: f.Timestamp, Rule: -1, Ruleset: rs}
+	*o = Outcome{N: w.n, Timestamp: f.Timestamp, Rule: -1, Ruleset: rs, InPort: b.InIndex}
 
 	if reason := res.Reason; reason != packet.ReasonNone && reason.IPLayerDrop() {
 		// Never reached the tracker: not IP, or malformed.
@@ -550,14 +551,14 @@ func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Pa
 
 // notTracked counts frame f, which the tracker does not see (a fragment
 // held or dropped by reassembly), and finishes it with verdict v.
-func (w *Worker) notTracked(rs *rules.Ruleset, f *port.Frame, v Verdict, reason packet.DropReason) Verdict {
+func (w *Worker) notTracked(rs *rules.Ruleset, b *Binding, f *port.Frame, v Verdict, reason packet.DropReason) Verdict {
 	c := &w.counters
 	w.n++
 	c.Packets++
 	c.Bytes += uint64(len(f.Data))
 	c.NotTracked++
 	o := &w.outcome
-	*o = Outcome{N: w.n, Timestamp: f.Timestamp, Rule: -1, Ruleset: rs, Verdict: v, Reason: reason}
+	*o = Outcome{N: w.n, Timestamp: f.Timestamp, Rule: -1, Ruleset: rs, Verdict: v, Reason: reason, InPort: b.InIndex}
 	return w.finish(o, uint64(len(f.Data)))
 }
 
@@ -565,6 +566,9 @@ func (w *Worker) finish(o *Outcome, size uint64) Verdict {
 	c := &w.counters
 	c.ByVerdict[o.Verdict]++
 	c.BytesVerdict[o.Verdict] += size
+	pi := min(int(o.InPort), MaxPorts-1)
+	c.PortVerdict[pi][o.Verdict]++
+	c.PortVerdictBytes[pi][o.Verdict] += size
 	if o.Verdict != VerdictAccept {
 		c.ByReason[o.Reason]++
 	}
