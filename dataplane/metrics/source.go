@@ -44,10 +44,10 @@ type Counters struct {
 	// port, indexed like Source.Ports(); empty when the source does not
 	// count per port (the worker's totals are then reported unlabelled).
 	PortPackets, PortBytes [][NumVerdicts]uint64
-	ByReason     [packet.NumReasons]uint64
-	ByState      [ctstate.NumStates]uint64
-	NotTracked   uint64
-	CacheHits    uint64
+	ByReason               [packet.NumReasons]uint64
+	ByState                [ctstate.NumStates]uint64
+	NotTracked             uint64
+	CacheHits              uint64
 	// BurstBuckets are the upper bounds of the burst-size histogram
 	// (pipeline.BurstBuckets); BurstSizes has one more slot, the overflow.
 	BurstBuckets []int

@@ -56,8 +56,8 @@ type Counters struct {
 	// [[port]] index; ports beyond MaxPorts-1 count in the last slot).
 	PortVerdict      [MaxPorts][NumVerdicts]uint64
 	PortVerdictBytes [MaxPorts][NumVerdicts]uint64
-	ByReason     [packet.NumReasons]uint64
-	ByState      [ctstate.NumStates]uint64
+	ByReason         [packet.NumReasons]uint64
+	ByState          [ctstate.NumStates]uint64
 	// NotTracked counts frames that never reached the tracker (non-IP,
 	// malformed, fragments held for reassembly).
 	NotTracked uint64
