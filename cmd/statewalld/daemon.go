@@ -28,6 +28,7 @@ import (
 	"github.com/statewall/statewall/dataplane/packet"
 	"github.com/statewall/statewall/dataplane/pipeline"
 	"github.com/statewall/statewall/dataplane/port"
+	"github.com/statewall/statewall/dataplane/rss"
 	"github.com/statewall/statewall/flowtable/arena"
 	"github.com/statewall/statewall/flowtable/ctstate"
 )
@@ -223,7 +224,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 		return m, "4k-pages", nil
 	}
 	if !cfg.Dataplane.Hugepages || !eal.HasHugepages() {
-		logger.Warn("running without hugepages: flow tables and mbufs use ordinary pages; expect lower rates")
+		logger.Warn("DPDK runs without hugepages: mbufs (and flow tables unless hugepages are reserved for them) use ordinary pages; expect lower rates")
 	}
 
 	newFrame := func(data []byte) (port.Frame, bool) {
@@ -256,6 +257,53 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 			}
 			defer r.Close()
 			spreadRings[i][k] = r
+		}
+	}
+
+	// Ports with symmetric RSS over a queue per worker: ICMP errors the
+	// NIC hashed on their outer addresses go to the worker owning the
+	// connection they quote, through redirectRings[i][from][to].
+	redirects := make([][]*pipeline.Redirect, len(ports))
+	redirectRings := make([][][]pipeline.FrameRing, len(ports))
+	for i, p := range ports {
+		if !p.RSS() || nWorkers == 1 || p.RxQueues() < nWorkers {
+			continue
+		}
+		key, _, err := p.RSSConfig()
+		if err != nil {
+			return fmt.Errorf("port %s: reading its RSS key: %w", cfg.Ports[i].Name, err)
+		}
+		reta, err := p.RETA()
+		if err != nil {
+			return fmt.Errorf("port %s: reading its RSS redirection table: %w", cfg.Ports[i].Name, err)
+		}
+		table := &rss.Table{Key: key, RETA: reta}
+		owners := make([]int, p.RxQueues())
+		for q := range owners {
+			owners[q] = -1
+			if q < nWorkers {
+				owners[q] = q
+			}
+		}
+		redirectRings[i] = make([][]pipeline.FrameRing, nWorkers)
+		redirects[i] = make([]*pipeline.Redirect, nWorkers)
+		for from := 0; from < nWorkers; from++ {
+			redirectRings[i][from] = make([]pipeline.FrameRing, nWorkers)
+			for to := 0; to < nWorkers; to++ {
+				if to == from {
+					continue
+				}
+				r, err := eal.NewRing(fmt.Sprintf("sw_redir_%d_%d_%d", i, from, to), 1024, cfg.Dataplane.Burst, -1)
+				if err != nil {
+					return fmt.Errorf("ring for port %s: %w", cfg.Ports[i].Name, err)
+				}
+				defer r.Close()
+				redirectRings[i][from][to] = r
+			}
+			redirects[i][from] = &pipeline.Redirect{Self: from, QueueOwner: owners, RSS: table, Rings: redirectRings[i][from]}
+		}
+		if p.RxQueues() > nWorkers {
+			logger.Warn("port has more RX queues than workers: the extra queues are not polled", "port", cfg.Ports[i].Name)
 		}
 	}
 
@@ -298,6 +346,16 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 				}
 			case w >= rq:
 				continue // no queue left for this worker on this port
+			}
+			if redirects[i] != nil {
+				b.Redirect = redirects[i][w]
+				for from := range redirectRings[i] {
+					if from != w {
+						bindings = append(bindings, pipeline.Binding{
+							In:      &pipeline.RingPort{Ring: redirectRings[i][from][w], Port: txPorts[i], TxQueue: w % ports[i].TxQueues()},
+							InIndex: uint16(i), Out: txPorts[peer], OutQ: w % ports[peer].TxQueues(), NewFrame: newFrame})
+					}
+				}
 			}
 			bindings = append(bindings, b)
 		}

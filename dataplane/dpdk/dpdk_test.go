@@ -19,6 +19,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/statewall/statewall/dataplane/port"
+	"github.com/statewall/statewall/dataplane/rss"
 )
 
 // testEAL is the one EAL of the test process (EAL cannot be initialised
@@ -508,25 +509,6 @@ func TestMultiSegmentDropped(t *testing.T) {
 	}
 }
 
-// toeplitz is the RSS hash of input under key (Microsoft's definition).
-func toeplitz(key, input []byte) uint32 {
-	var h uint32
-	window := binary.BigEndian.Uint32(key)
-	next := 32 // the key bit shifted in next
-	for _, b := range input {
-		for i := 7; i >= 0; i-- {
-			if b&(1<<i) != 0 {
-				h ^= window
-			}
-			window <<= 1
-			if key[next/8]&(0x80>>(next%8)) != 0 {
-				window |= 1
-			}
-			next++
-		}
-	}
-	return h
-}
 
 func TestSymmetricRSSKeyIsSymmetric(t *testing.T) {
 	key := SymmetricRSSKey(40)
@@ -538,7 +520,7 @@ func TestSymmetricRSSKeyIsSymmetric(t *testing.T) {
 		src := [4]byte{198, 18, byte(i >> 8), byte(i)}
 		dst := [4]byte{198, 19, byte(i * 7), byte(i * 13)}
 		sport, dport := uint16(1024+i*31), uint16(80+i)
-		a, b := toeplitz(key, tuple(src, dst, sport, dport)), toeplitz(key, tuple(dst, src, dport, sport))
+		a, b := rss.Toeplitz(key, tuple(src, dst, sport, dport)), rss.Toeplitz(key, tuple(dst, src, dport, sport))
 		if a != b {
 			t.Fatalf("tuple %d: hash %#x one way, %#x the other", i, a, b)
 		}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/statewall/statewall/dataplane/packet"
 	"github.com/statewall/statewall/dataplane/port"
+	"github.com/statewall/statewall/dataplane/rss"
 )
 
 // Defaults for PortConfig fields left zero.
@@ -34,23 +35,17 @@ const (
 )
 
 // RSS hash functions requested when symmetric RSS is enabled (intersected
-// with what the device supports).
-const rssHashFunctions = C.RTE_ETH_RSS_IP | C.RTE_ETH_RSS_TCP | C.RTE_ETH_RSS_UDP
+// with what the device supports): the IP addresses only, so that every
+// packet between two hosts (both directions, and every fragment of a
+// datagram, which has no ports to hash) reaches one queue; ICMP errors,
+// hashed on their outer addresses, are handed to their connection's
+// worker in software (dataplane/rss).
+const rssHashFunctions = C.RTE_ETH_RSS_IP
 
 // SymmetricRSSKey returns the Toeplitz key that makes RSS symmetric: the
 // 16-bit pattern 0x6d5a repeated, so that both directions of a connection
 // hash alike. n is the key length (40 bytes for most NICs, 52 for i40e).
-func SymmetricRSSKey(n int) []byte {
-	k := make([]byte, n)
-	for i := range k {
-		if i%2 == 0 {
-			k[i] = 0x6d
-		} else {
-			k[i] = 0x5a
-		}
-	}
-	return k
-}
+func SymmetricRSSKey(n int) []byte { return rss.SymmetricKey(n) }
 
 // PortConfig is how OpenPort sets up an ethdev.
 type PortConfig struct {

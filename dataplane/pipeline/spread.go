@@ -5,6 +5,7 @@ import (
 
 	"github.com/statewall/statewall/dataplane/packet"
 	"github.com/statewall/statewall/dataplane/port"
+	"github.com/statewall/statewall/dataplane/rss"
 )
 
 // FrameRing is a single-producer, single-consumer queue of frames between
@@ -126,3 +127,61 @@ func (r *RingPort) Done() bool { return r.Port.Done() }
 
 // Stats are the port's own (the ring counts nothing of its own).
 func (r *RingPort) Stats() port.Stats { return port.Stats{} }
+
+// Redirect hands ICMP errors that RSS delivered to the wrong worker to
+// the worker owning the connection they quote. A port with symmetric RSS
+// over its IP addresses sends both directions of a connection, and all
+// fragments of a datagram, to one queue; an ICMP error is hashed on its
+// outer addresses (router to host), so its owner is found by hashing the
+// quoted packet's addresses the way the NIC does (software Toeplitz and
+// the port's redirection table).
+type Redirect struct {
+	Self int // this worker's index
+	// QueueOwner is the worker that polls each RX queue of the port.
+	QueueOwner []int
+	RSS        *rss.Table
+	Rings      []FrameRing // Rings[k] feeds worker k; Rings[Self] is unused
+
+	pending [][]port.Frame
+}
+
+// owner returns the worker owning the connection p quotes, or -1 when p
+// is not an ICMP error quoting a packet.
+func (r *Redirect) owner(p *packet.Parsed) int {
+	if !p.ICMP.IsError || !p.ICMP.InnerOK || (p.Tuple.Proto != packet.ProtoICMP && p.Tuple.Proto != packet.ProtoICMPv6) {
+		return -1
+	}
+	q := int(r.RSS.QueueOf(&p.ICMP.Inner.Src, &p.ICMP.Inner.Dst, p.ICMP.Inner.Family))
+	if q >= len(r.QueueOwner) {
+		return -1
+	}
+	return r.QueueOwner[q]
+}
+
+// hold queues frame f for worker k.
+func (r *Redirect) hold(k int, f port.Frame) {
+	if r.pending == nil {
+		r.pending = make([][]port.Frame, len(r.Rings))
+		for i := range r.pending {
+			r.pending[i] = make([]port.Frame, 0, MaxBurst)
+		}
+	}
+	r.pending[k] = append(r.pending[k], f)
+}
+
+// flush enqueues the held frames to their owners' rings, freeing (and
+// counting) what does not fit.
+func (r *Redirect) flush(in port.Port, c *Counters) {
+	for k, p := range r.pending {
+		if len(p) == 0 {
+			continue
+		}
+		sent := r.Rings[k].Enqueue(p)
+		if sent < len(p) {
+			in.Free(p[sent:])
+			c.SpreadDropped += uint64(len(p) - sent)
+		}
+		c.Spread += uint64(sent)
+		r.pending[k] = p[:0]
+	}
+}

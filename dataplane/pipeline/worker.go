@@ -38,6 +38,9 @@ type Binding struct {
 	// to that worker's ring before processing (a port without RSS shared
 	// by several workers).
 	Spread *Spread
+	// Redirect, when set, hands ICMP errors about another worker's
+	// connections to that worker (a port with RSS, one queue per worker).
+	Redirect *Redirect
 }
 
 // Clock gives a worker the time once per burst.
@@ -128,6 +131,7 @@ type Worker struct {
 	observer Observer
 
 	frames  [MaxBurst]port.Frame
+	moved   [MaxBurst]bool // handed to another worker in pass 1
 	parsed  [MaxBurst]packet.Parsed
 	hashes  [MaxBurst]uint64
 	results [MaxBurst]conntrack.Result
@@ -262,6 +266,14 @@ func (w *Worker) pollBinding(b *Binding) int {
 		}
 		r := packet.ParseWith(frames[i].Data, l, w.cfg.Parse, p)
 		w.results[i].Reason = r
+		w.moved[i] = false
+		if b.Redirect != nil && r == packet.ReasonNone {
+			if o := b.Redirect.owner(p); o >= 0 && o != b.Redirect.Self {
+				b.Redirect.hold(o, frames[i])
+				w.moved[i] = true
+				continue
+			}
+		}
 		if r == packet.ReasonNone && !p.Fragment.Is {
 			w.hashes[i] = w.tracker.Hash(p)
 			w.tracker.Prefetch(w.hashes[i])
@@ -271,9 +283,12 @@ func (w *Worker) pollBinding(b *Binding) int {
 	// The buckets are on their way: now start loading the entries they
 	// point to, so that pass 2 finds both in cache.
 	for i := 0; i < n; i++ {
-		if w.results[i].Reason == packet.ReasonNone && !w.parsed[i].Fragment.Is {
+		if w.results[i].Reason == packet.ReasonNone && !w.parsed[i].Fragment.Is && !w.moved[i] {
 			w.tracker.PrefetchEntry(w.hashes[i])
 		}
+	}
+	if b.Redirect != nil {
+		b.Redirect.flush(b.In, &w.counters)
 	}
 
 	// Pass 2: track, classify, act, in arrival order.
@@ -283,6 +298,9 @@ func (w *Worker) pollBinding(b *Binding) int {
 	}
 	for i := 0; i < n; i++ {
 		f := &frames[i]
+		if w.moved[i] {
+			continue // its owner processes it
+		}
 		if w.cfg.FrameClock && f.Timestamp != 0 {
 			now = uint32(f.Timestamp / 1e6)
 			w.expireFragments(now)
