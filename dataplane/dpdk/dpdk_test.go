@@ -509,7 +509,6 @@ func TestMultiSegmentDropped(t *testing.T) {
 	}
 }
 
-
 func TestSymmetricRSSKeyIsSymmetric(t *testing.T) {
 	key := SymmetricRSSKey(40)
 	tuple := func(src, dst [4]byte, sport, dport uint16) []byte {
