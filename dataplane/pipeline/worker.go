@@ -489,7 +489,7 @@ func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Pa
 	c.Packets++
 	c.Bytes += size
 	o := &w.outcome
-	*o = Outcome{N: w.n, Timestamp: f.Timestamp, Rule: -1, Ruleset: rs, InPort: b.InIndex}
+	w.resetOutcome(rs, b, f)
 
 	if reason := res.Reason; reason != packet.ReasonNone && reason.IPLayerDrop() {
 		// Never reached the tracker: not IP, or malformed.
@@ -567,6 +567,18 @@ func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Pa
 	return w.finish(o, size)
 }
 
+// resetOutcome starts the outcome of the next packet. It sets the fields
+// one by one: assigning a whole struct literal that holds a pointer costs
+// a typed memory clear and a write barrier on every packet.
+func (w *Worker) resetOutcome(rs *rules.Ruleset, b *Binding, f *port.Frame) {
+	o := &w.outcome
+	o.N, o.Timestamp, o.Tracked, o.InPort = w.n, f.Timestamp, false, b.InIndex
+	o.State, o.Dir, o.Verdict, o.Rule, o.Reason = 0, 0, 0, -1, packet.ReasonNone
+	if o.Ruleset != rs {
+		o.Ruleset = rs
+	}
+}
+
 // notTracked counts frame f, which the tracker does not see (a fragment
 // held or dropped by reassembly), and finishes it with verdict v.
 func (w *Worker) notTracked(rs *rules.Ruleset, b *Binding, f *port.Frame, v Verdict, reason packet.DropReason) Verdict {
@@ -576,7 +588,8 @@ func (w *Worker) notTracked(rs *rules.Ruleset, b *Binding, f *port.Frame, v Verd
 	c.Bytes += uint64(len(f.Data))
 	c.NotTracked++
 	o := &w.outcome
-	*o = Outcome{N: w.n, Timestamp: f.Timestamp, Rule: -1, Ruleset: rs, Verdict: v, Reason: reason, InPort: b.InIndex}
+	w.resetOutcome(rs, b, f)
+	o.Verdict, o.Reason = v, reason
 	return w.finish(o, uint64(len(f.Data)))
 }
 
