@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,6 +171,12 @@ func (c *Controller) reload(trig Trigger, onlyChanged bool) error {
 	cfg, err := config.Parse(c.opts.Path, data)
 	if err != nil {
 		return c.fail(trig, err)
+	}
+	if prev := c.cur.Load(); prev != nil && !slices.Equal(prev.Config().Ports, cfg.Ports) {
+		// Rules match ports by index and role: a ruleset for another port
+		// list would misread the running ports.
+		return c.fail(trig, config.Errors{{File: c.opts.Path, Key: "port",
+			Msg: "the [[port]] list differs from the running one; a reload cannot change ports (restart statewalld to apply it)"}})
 	}
 	rs, err := rules.Compile(cfg, c.gen+1)
 	if err != nil {

@@ -117,6 +117,22 @@ func TestReloadKeepsRulesetOnError(t *testing.T) {
 	}
 }
 
+// TestReloadRefusesPortChanges checks that a file whose [[port]] list
+// differs from the running one is refused with a clear error, and the
+// running ruleset stays.
+func TestReloadRefusesPortChanges(t *testing.T) {
+	c, path := newController(t, good1, Options{Poll: -1})
+	write(t, path, strings.Replace(good1, `role = "outside"`, `role = "dmz"`, 1))
+	err := c.Reload()
+	want := path + ": port: the [[port]] list differs from the running one; a reload cannot change ports (restart statewalld to apply it)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("reload error %v, want %s", err, want)
+	}
+	if c.Generation() != 1 || c.Failures() != 1 {
+		t.Fatalf("gen %d, failures %d: the running ruleset must stay", c.Generation(), c.Failures())
+	}
+}
+
 func TestNewFailsOnBadFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fw.toml")
 	write(t, path, bad)
