@@ -70,6 +70,9 @@ func (r *Runtime) WorkerCounters(i int, dst *metrics.Counters) {
 	dst.PortBytes = append(dst.PortBytes[:0], c.PortVerdictBytes[:ports]...)
 	dst.ByReason, dst.ByState = c.ByReason, c.ByState
 	dst.NotTracked, dst.CacheHits, dst.TxDropped = c.NotTracked, c.CacheHits, c.TxDropped
+	dst.RejectsSent, dst.RejectsLimited = c.RejectsSent, c.RejectsLimited
+	dst.HandedOver, dst.HandOverDropped = c.Spread, c.SpreadDropped
+	dst.Logged, dst.LogDropped = c.Logged, c.LogDropped
 	dst.BurstBuckets = pipeline.BurstBuckets[:]
 	dst.BurstSizes = append(dst.BurstSizes[:0], c.BurstSizes[:]...)
 	dst.RulesGeneration = c.RulesGeneration

@@ -24,6 +24,8 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 type descs struct {
 	packets, bytes, drops, ctState, notTracked, cacheHits, txDropped, burst *prometheus.Desc
 
+	rejectsSent, rejectsLimited, handedOver, handOverDropped, logged, logDropped *prometheus.Desc
+
 	portUp, portRxPackets, portRxBytes, portTxPackets, portTxBytes *prometheus.Desc
 	portRxMissed, portRxErrors, portTxErrors, portTxDropped, xstat *prometheus.Desc
 
@@ -46,6 +48,13 @@ func newDescs() *descs {
 		cacheHits:  desc("verdict_cache_hits_total", "Packets whose verdict came from the flow's cached verdict.", "worker"),
 		txDropped:  desc("tx_dropped_packets_total", "Accepted packets the output queue had no room for.", "worker"),
 		burst:      desc("burst_size", "Frames received per poll of a queue.", "worker"),
+
+		rejectsSent:     desc("reject_replies_total", "TCP RSTs and ICMP unreachables sent for REJECT.", "worker"),
+		rejectsLimited:  desc("reject_replies_limited_total", "REJECT replies held back by the rate limit (or for want of a buffer).", "worker"),
+		handedOver:      desc("handed_over_packets_total", "Frames handed to the worker owning their connection (software spreading, ICMP errors).", "worker"),
+		handOverDropped: desc("handed_over_dropped_total", "Frames the owning worker's full ring could not take.", "worker"),
+		logged:          desc("logged_packets_total", "Packets handed to the rule log.", "worker"),
+		logDropped:      desc("log_dropped_total", "Rule log records dropped: the log channel was full.", "worker"),
 
 		portUp:        desc("port_up", "Whether the port is started (1) or not (0).", "port"),
 		portRxPackets: desc("port_rx_packets_total", "Packets received by the port.", "port"),
@@ -86,6 +95,7 @@ func newDescs() *descs {
 func (d *descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		d.packets, d.bytes, d.drops, d.ctState, d.notTracked, d.cacheHits, d.txDropped, d.burst,
+		d.rejectsSent, d.rejectsLimited, d.handedOver, d.handOverDropped, d.logged, d.logDropped,
 		d.portUp, d.portRxPackets, d.portRxBytes, d.portTxPackets, d.portTxBytes,
 		d.portRxMissed, d.portRxErrors, d.portTxErrors, d.portTxDropped, d.xstat,
 		d.ftEntries, d.ftCapacity, d.ftMemory, d.ftInserts, d.ftEvictions, d.ftExpiries, d.ftFull, d.ftTCP,
@@ -173,6 +183,12 @@ func (c *Collector) collectWorkers(ch chan<- prometheus.Metric, ports []PortInfo
 		counter(ch, d.notTracked, s.NotTracked, wl)
 		counter(ch, d.cacheHits, s.CacheHits, wl)
 		counter(ch, d.txDropped, s.TxDropped, wl)
+		counter(ch, d.rejectsSent, s.RejectsSent, wl)
+		counter(ch, d.rejectsLimited, s.RejectsLimited, wl)
+		counter(ch, d.handedOver, s.HandedOver, wl)
+		counter(ch, d.handOverDropped, s.HandOverDropped, wl)
+		counter(ch, d.logged, s.Logged, wl)
+		counter(ch, d.logDropped, s.LogDropped, wl)
 		if h, ok := burstHistogram(d.burst, s, wl); ok {
 			ch <- h
 		}

@@ -53,6 +53,11 @@ type Counters struct {
 	BurstBuckets []int
 	BurstSizes   []uint64
 	TxDropped    uint64
+	// RejectsSent and RejectsLimited count REJECT replies sent and held
+	// back; HandedOver and HandOverDropped frames given to the worker
+	// owning their connection and those its ring refused; Logged and
+	// LogDropped rule-log records.
+	RejectsSent, RejectsLimited, HandedOver, HandOverDropped, Logged, LogDropped uint64
 	// RulesGeneration is the ruleset generation RulePackets and RuleBytes
 	// count for; index len-1 is the default policy.
 	RulesGeneration uint64
