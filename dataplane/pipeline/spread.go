@@ -32,8 +32,8 @@ type Spread struct {
 	// Link is the framing of the shared port.
 	Link packet.LinkType
 
-	parsed  packet.Parsed
-	pending [][]port.Frame
+	parsed packet.Parsed
+	out    handOff
 }
 
 // Owner returns the index of the worker among n that owns frame's
@@ -67,12 +67,6 @@ func pairHash(a, b [16]byte) uint64 {
 // many frames are this worker's.
 func (s *Spread) split(frames []port.Frame, in port.Port, c *Counters) int {
 	n := len(s.Rings)
-	if s.pending == nil {
-		s.pending = make([][]port.Frame, n)
-		for k := range s.pending {
-			s.pending[k] = make([]port.Frame, 0, MaxBurst)
-		}
-	}
 	keep := 0
 	for i := range frames {
 		o := s.Owner(frames[i].Data, n)
@@ -81,21 +75,44 @@ func (s *Spread) split(frames []port.Frame, in port.Port, c *Counters) int {
 			keep++
 			continue
 		}
-		s.pending[o] = append(s.pending[o], frames[i])
+		s.out.hold(s.Rings, o, frames[i])
 	}
-	for k, p := range s.pending {
+	s.out.flush(s.Rings, in, c)
+	return keep
+}
+
+// handOff collects frames for other workers during a burst and hands them
+// over through those workers' rings at its end.
+type handOff struct {
+	pending [][]port.Frame // by owning worker
+}
+
+// hold queues frame f for worker k, whose ring is rings[k].
+func (h *handOff) hold(rings []FrameRing, k int, f port.Frame) {
+	if h.pending == nil {
+		h.pending = make([][]port.Frame, len(rings))
+		for i := range h.pending {
+			h.pending[i] = make([]port.Frame, 0, MaxBurst)
+		}
+	}
+	h.pending[k] = append(h.pending[k], f)
+}
+
+// flush enqueues the held frames to their owners' rings, frees (and
+// counts) what does not fit, and counts what was handed over.
+func (h *handOff) flush(rings []FrameRing, in port.Port, c *Counters) {
+	for k, p := range h.pending {
 		if len(p) == 0 {
 			continue
 		}
-		sent := s.Rings[k].Enqueue(p)
+		sent := rings[k].Enqueue(p)
 		if sent < len(p) {
 			in.Free(p[sent:])
 			c.SpreadDropped += uint64(len(p) - sent)
 		}
 		c.Spread += uint64(sent)
-		s.pending[k] = p[:0]
+		h.pending[k] = p[:0]
 	}
-	return keep
 }
 
 // RingPort is the receiving side of a worker's ring: it delivers the
@@ -142,7 +159,7 @@ type Redirect struct {
 	RSS        *rss.Table
 	Rings      []FrameRing // Rings[k] feeds worker k; Rings[Self] is unused
 
-	pending [][]port.Frame
+	out handOff
 }
 
 // owner returns the worker owning the connection p quotes, or -1 when p
@@ -159,29 +176,7 @@ func (r *Redirect) owner(p *packet.Parsed) int {
 }
 
 // hold queues frame f for worker k.
-func (r *Redirect) hold(k int, f port.Frame) {
-	if r.pending == nil {
-		r.pending = make([][]port.Frame, len(r.Rings))
-		for i := range r.pending {
-			r.pending[i] = make([]port.Frame, 0, MaxBurst)
-		}
-	}
-	r.pending[k] = append(r.pending[k], f)
-}
+func (r *Redirect) hold(k int, f port.Frame) { r.out.hold(r.Rings, k, f) }
 
-// flush enqueues the held frames to their owners' rings, freeing (and
-// counting) what does not fit.
-func (r *Redirect) flush(in port.Port, c *Counters) {
-	for k, p := range r.pending {
-		if len(p) == 0 {
-			continue
-		}
-		sent := r.Rings[k].Enqueue(p)
-		if sent < len(p) {
-			in.Free(p[sent:])
-			c.SpreadDropped += uint64(len(p) - sent)
-		}
-		c.Spread += uint64(sent)
-		r.pending[k] = p[:0]
-	}
-}
+// flush hands the held frames to their owners.
+func (r *Redirect) flush(in port.Port, c *Counters) { r.out.flush(r.Rings, in, c) }
