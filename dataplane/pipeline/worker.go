@@ -202,9 +202,6 @@ func NewWorker(cfg Config, bindings []Binding, tracker *conntrack.Tracker, rules
 		rejectMilli: uint64(max(cfg.RejectBurst, 1)) * 1000}
 }
 
-// Tracker returns the worker's connection tracker (owner goroutine only).
-func (w *Worker) Tracker() *conntrack.Tracker { return w.tracker }
-
 // Poll runs one burst on every binding and returns how many frames it
 // received. It never allocates (except when a new ruleset generation
 // resizes the per-rule counters).
@@ -237,16 +234,19 @@ func (w *Worker) Done() bool {
 
 func (w *Worker) pollBinding(b *Binding) int {
 	frames := w.frames[:w.cfg.Burst]
-	n := b.In.RxBurst(b.Queue, frames)
-	w.counters.observeBurst(n)
+	received := b.In.RxBurst(b.Queue, frames)
+	w.counters.observeBurst(received)
+	n := received
 	if b.Spread != nil && n > 0 {
 		n = b.Spread.split(frames[:n], b.In, &w.counters)
 	}
 	if n == 0 {
+		// Nothing (left) for this worker; frames handed to their owners
+		// still count as received, so a busy reader never looks idle.
 		if !w.cfg.FrameClock {
 			w.tracker.Expire(w.clock.NowMillis(), w.cfg.ExpireBudget)
 		}
-		return 0
+		return received
 	}
 	rs := w.ruleset.Load()
 	w.adoptRuleset(rs)
@@ -334,7 +334,7 @@ func (w *Worker) pollBinding(b *Binding) int {
 		b.In.Free(w.drop[:ndrop])
 	}
 	w.tracker.Expire(now, w.cfg.ExpireBudget)
-	return n
+	return received
 }
 
 // reject answers p, which a rule rejected, with a TCP RST (TCP) or an
