@@ -553,25 +553,12 @@ func peerIndex(cfg *config.Config, name string) int {
 	return -1
 }
 
-// logSummary logs the traffic totals so far.
-func logSummary(logger *slog.Logger, rt *engine.Runtime) {
+// totals sums the workers' published counters, with the per-rule packet
+// counts of the ruleset in force.
+func totals(rt *engine.Runtime) (total metrics.Counters, rules metrics.Ruleset, rulePackets []uint64) {
 	var c metrics.Counters
-	var pkts, acc, drop uint64
-	for i := range rt.Pipelines {
-		rt.WorkerCounters(i, &c)
-		pkts += c.Packets
-		acc += c.ByVerdict[metrics.VerdictAccept]
-		drop += c.ByVerdict[metrics.VerdictDrop] + c.ByVerdict[metrics.VerdictReject]
-	}
-	logger.Info("traffic", "packets", pkts, "accepted", acc, "dropped", drop)
-}
-
-// writeSummary prints what the firewall did: per-state and per-rule counts.
-func writeSummary(w io.Writer, rt *engine.Runtime) {
-	var c metrics.Counters
-	var total metrics.Counters
-	rules := rt.Rules()
-	ruleP := make([]uint64, len(rules.Rules))
+	rules = rt.Rules()
+	rulePackets = make([]uint64, len(rules.Rules))
 	for i := range rt.Pipelines {
 		rt.WorkerCounters(i, &c)
 		total.Packets += c.Packets
@@ -581,17 +568,27 @@ func writeSummary(w io.Writer, rt *engine.Runtime) {
 		for s := range c.ByState {
 			total.ByState[s] += c.ByState[s]
 		}
-		for r := range c.ByReason {
-			total.ByReason[r] += c.ByReason[r]
-		}
 		if c.RulesGeneration == rules.Generation {
 			for r := range c.RulePackets {
-				if r < len(ruleP) {
-					ruleP[r] += c.RulePackets[r]
+				if r < len(rulePackets) {
+					rulePackets[r] += c.RulePackets[r]
 				}
 			}
 		}
 	}
+	return total, rules, rulePackets
+}
+
+// logSummary logs the traffic totals so far.
+func logSummary(logger *slog.Logger, rt *engine.Runtime) {
+	t, _, _ := totals(rt)
+	logger.Info("traffic", "packets", t.Packets, "accepted", t.ByVerdict[metrics.VerdictAccept],
+		"dropped", t.ByVerdict[metrics.VerdictDrop]+t.ByVerdict[metrics.VerdictReject])
+}
+
+// writeSummary prints what the firewall did: per-state and per-rule counts.
+func writeSummary(w io.Writer, rt *engine.Runtime) {
+	total, rules, ruleP := totals(rt)
 	fmt.Fprintf(w, "statewalld: %d packets: accepted %d, dropped %d, rejected %d\n", total.Packets,
 		total.ByVerdict[metrics.VerdictAccept], total.ByVerdict[metrics.VerdictDrop], total.ByVerdict[metrics.VerdictReject])
 	fmt.Fprintf(w, "by state:")
