@@ -19,20 +19,7 @@ import (
 	"github.com/statewall/statewall/flowtable/ctstate"
 )
 
-const testRules = `
-[[port]]
-name = "lan"
-device = "net_null0"
-role = "inside"
-peer = "wan"
-
-[[port]]
-name = "wan"
-device = "net_null1"
-role = "outside"
-peer = "lan"
-
-` + configtest.Stateful + `
+const testRules = configtest.Ports + configtest.Stateful + `
 [[rule]]
 name = "web"
 ct_state = "NEW"
