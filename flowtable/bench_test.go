@@ -50,12 +50,8 @@ func benchTable(b *testing.B, capacity int, p arena.Pages) *table4 {
 
 // randomKey returns a random IPv4 TCP key.
 func randomKey(rng *rand.Rand) Key4 {
-	var k Key4
 	v := rng.Uint64()
-	k.A = [4]byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)}
-	k.B = [4]byte{198, 18, byte(v >> 32), byte(v >> 40)}
-	k.PortA, k.PortB, k.Proto = uint16(v>>48), 443, 6
-	return k
+	return NewKey4(uint32(v), 198<<24|18<<16|uint32(v>>32)&0xffff, uint16(v>>48), 443, 6, 0)
 }
 
 // fill inserts n distinct random keys and returns them.
@@ -213,8 +209,8 @@ func BenchmarkInsert(b *testing.B) {
 			keys := make([]Key4, capacity)
 			for i := range keys {
 				keys[i] = randomKey(rng)
-				keys[i].PortB = uint16(i) // distinct: (A, PortA) random, low bits of i
-				keys[i].B[2], keys[i].B[3] = byte(i>>16), byte(i>>24)
+				keys[i].Ports = keys[i].Ports&^0xffff | uint32(uint16(i)) // distinct: (A, PortA) random, low bits of i
+				keys[i].B = keys[i].B&^0xffff | uint32(i>>16)&0xffff
 			}
 			c := startClock(b)
 			for done := 0; done < b.N; {
@@ -268,7 +264,7 @@ func BenchmarkChurn(b *testing.B) {
 				slot := i % live
 				tb.Delete(ring[slot])
 				k := fresh[i%len(fresh)]
-				k.PortB = uint16(i >> 16) // a new key each time (mostly)
+				k.Ports = k.Ports&^0xffff | uint32(uint16(i>>16)) // a new key each time (mostly)
 				h := k.Hash()
 				if r := tb.Lookup(k, h); r != 0 {
 					ring[slot] = r

@@ -8,41 +8,70 @@ import (
 )
 
 // Key4 is the canonical key of an IPv4 connection: the endpoint that sorts
-// lower (address bytes, then port) is A, so both directions find one key.
-// It is 16 bytes, comparable and pointer-free.
+// lower (address, then port) is A, so both directions find one key. It is
+// 16 bytes, comparable and pointer-free, and has four fields so that the
+// compiler keeps it in registers (a larger struct is built in memory field
+// by field and read back whole, which stalls on store forwarding).
 type Key4 struct {
-	A, B         [4]byte
-	PortA, PortB uint16
-	Proto        uint8
-	Zone         uint16
+	A, B  uint32 // addresses, as big-endian numbers
+	Ports uint32 // port of A << 16 | port of B
+	Meta  uint32 // protocol << 16 | zone
 }
 
 // Key6 is the canonical key of an IPv6 connection (see Key4).
 type Key6 struct {
-	A, B         [16]byte
-	PortA, PortB uint16
-	Proto        uint8
-	Zone         uint16
+	A, B  [16]byte
+	Ports uint32 // port of A << 16 | port of B
+	Meta  uint32 // protocol << 16 | zone
 }
+
+// NewKey4 returns the key with these fields as they are (the caller
+// orders the endpoints; MakeKey4 does).
+func NewKey4(a, b uint32, portA, portB uint16, proto uint8, zone uint16) Key4 {
+	return Key4{A: a, B: b, Ports: uint32(portA)<<16 | uint32(portB), Meta: meta(proto, zone)}
+}
+
+func meta(proto uint8, zone uint16) uint32 { return uint32(proto)<<16 | uint32(zone) }
+
+// PortA returns the port of endpoint A.
+func (k Key4) PortA() uint16 { return uint16(k.Ports >> 16) }
+
+// PortB returns the port of endpoint B.
+func (k Key4) PortB() uint16 { return uint16(k.Ports) }
+
+// Proto returns the IP protocol.
+func (k Key4) Proto() uint8 { return uint8(k.Meta >> 16) }
+
+// Zone returns the conntrack zone.
+func (k Key4) Zone() uint16 { return uint16(k.Meta) }
+
+// PortA returns the port of endpoint A.
+func (k Key6) PortA() uint16 { return uint16(k.Ports >> 16) }
+
+// PortB returns the port of endpoint B.
+func (k Key6) PortB() uint16 { return uint16(k.Ports) }
+
+// Proto returns the IP protocol.
+func (k Key6) Proto() uint8 { return uint8(k.Meta >> 16) }
+
+// Zone returns the conntrack zone.
+func (k Key6) Zone() uint16 { return uint16(k.Meta) }
 
 // MakeKey4 builds the canonical key of an IPv4 tuple in the given zone;
 // srcIsB reports that the tuple's source is the key's B endpoint.
 func MakeKey4(t *packet.Tuple, zone uint16) (k Key4, srcIsB bool) {
-	s := binary.BigEndian.Uint32(t.Src[:4])
-	d := binary.BigEndian.Uint32(t.Dst[:4])
-	srcIsB = s > d || (s == d && t.SrcPort > t.DstPort)
+	return MakeKey4Addr(binary.BigEndian.Uint32(t.Src[:4]), binary.BigEndian.Uint32(t.Dst[:4]),
+		t.SrcPort, t.DstPort, t.Proto, zone)
+}
+
+// MakeKey4Addr is MakeKey4 from the fields themselves (addresses as
+// big-endian numbers).
+func MakeKey4Addr(src, dst uint32, sport, dport uint16, proto uint8, zone uint16) (k Key4, srcIsB bool) {
+	srcIsB = src > dst || (src == dst && sport > dport)
 	if srcIsB {
-		copy(k.A[:], t.Dst[:4])
-		copy(k.B[:], t.Src[:4])
-		k.PortA, k.PortB = t.DstPort, t.SrcPort
-	} else {
-		copy(k.A[:], t.Src[:4])
-		copy(k.B[:], t.Dst[:4])
-		k.PortA, k.PortB = t.SrcPort, t.DstPort
+		return Key4{A: dst, B: src, Ports: uint32(dport)<<16 | uint32(sport), Meta: meta(proto, zone)}, true
 	}
-	k.Proto = t.Proto
-	k.Zone = zone
-	return k, srcIsB
+	return Key4{A: src, B: dst, Ports: uint32(sport)<<16 | uint32(dport), Meta: meta(proto, zone)}, false
 }
 
 // MakeKey6 builds the canonical key of an IPv6 tuple in the given zone;
@@ -53,42 +82,39 @@ func MakeKey6(t *packet.Tuple, zone uint16) (k Key6, srcIsB bool) {
 	srcIsB = s0 > d0 || (s0 == d0 && (s1 > d1 || (s1 == d1 && t.SrcPort > t.DstPort)))
 	if srcIsB {
 		k.A, k.B = t.Dst, t.Src
-		k.PortA, k.PortB = t.DstPort, t.SrcPort
+		k.Ports = uint32(t.DstPort)<<16 | uint32(t.SrcPort)
 	} else {
 		k.A, k.B = t.Src, t.Dst
-		k.PortA, k.PortB = t.SrcPort, t.DstPort
+		k.Ports = uint32(t.SrcPort)<<16 | uint32(t.DstPort)
 	}
-	k.Proto = t.Proto
-	k.Zone = zone
+	k.Meta = meta(t.Proto, zone)
 	return k, srcIsB
 }
 
 // Tuple returns the key as a packet tuple in the original direction, given
 // the entry's FlagOrigIsB.
 func (k Key4) Tuple(origIsB bool) packet.Tuple {
-	t := packet.Tuple{Proto: k.Proto, Family: packet.FamilyIPv4}
+	t := packet.Tuple{Proto: k.Proto(), Family: packet.FamilyIPv4}
+	src, dst := k.A, k.B
+	t.SrcPort, t.DstPort = k.PortA(), k.PortB()
 	if origIsB {
-		copy(t.Src[:4], k.B[:])
-		copy(t.Dst[:4], k.A[:])
-		t.SrcPort, t.DstPort = k.PortB, k.PortA
-	} else {
-		copy(t.Src[:4], k.A[:])
-		copy(t.Dst[:4], k.B[:])
-		t.SrcPort, t.DstPort = k.PortA, k.PortB
+		src, dst = k.B, k.A
+		t.SrcPort, t.DstPort = t.DstPort, t.SrcPort
 	}
+	binary.BigEndian.PutUint32(t.Src[:4], src)
+	binary.BigEndian.PutUint32(t.Dst[:4], dst)
 	return t
 }
 
 // Tuple returns the key as a packet tuple in the original direction, given
 // the entry's FlagOrigIsB.
 func (k Key6) Tuple(origIsB bool) packet.Tuple {
-	t := packet.Tuple{Proto: k.Proto, Family: packet.FamilyIPv6}
+	t := packet.Tuple{Proto: k.Proto(), Family: packet.FamilyIPv6}
+	t.Src, t.Dst = k.A, k.B
+	t.SrcPort, t.DstPort = k.PortA(), k.PortB()
 	if origIsB {
 		t.Src, t.Dst = k.B, k.A
-		t.SrcPort, t.DstPort = k.PortB, k.PortA
-	} else {
-		t.Src, t.Dst = k.A, k.B
-		t.SrcPort, t.DstPort = k.PortA, k.PortB
+		t.SrcPort, t.DstPort = t.DstPort, t.SrcPort
 	}
 	return t
 }
@@ -110,8 +136,8 @@ func mix(a, b uint64) uint64 {
 // Hash returns a 64-bit hash of the key (wyhash-style multiply-fold over the
 // fields; symmetric because the key is canonical). It is not seeded.
 func (k Key4) Hash() uint64 {
-	w0 := uint64(binary.LittleEndian.Uint32(k.A[:])) | uint64(binary.LittleEndian.Uint32(k.B[:]))<<32
-	w1 := uint64(k.PortA) | uint64(k.PortB)<<16 | uint64(k.Proto)<<32 | uint64(k.Zone)<<40
+	w0 := uint64(k.A) | uint64(k.B)<<32
+	w1 := uint64(k.Ports) | uint64(k.Meta)<<32
 	return mix(hashP1^16, mix(w0^hashP1, w1^hashP0))
 }
 
@@ -121,7 +147,7 @@ func (k Key6) Hash() uint64 {
 	a1 := binary.LittleEndian.Uint64(k.A[8:])
 	b0 := binary.LittleEndian.Uint64(k.B[:8])
 	b1 := binary.LittleEndian.Uint64(k.B[8:])
-	w := uint64(k.PortA) | uint64(k.PortB)<<16 | uint64(k.Proto)<<32 | uint64(k.Zone)<<40
+	w := uint64(k.Ports) | uint64(k.Meta)<<32
 	h := mix(a0^hashP1, a1^hashP0)
 	h ^= mix(b0^hashP2, b1^hashP3)
 	return mix(hashP1^40, mix(h^hashP0, w^hashP2))

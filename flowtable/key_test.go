@@ -50,14 +50,14 @@ func TestMakeKey4BothDirections(t *testing.T) {
 		if got := k1.Tuple(b2); got != rt {
 			t.Errorf("Tuple(%v) = %+v, want %+v", b2, got, rt)
 		}
-		if k1.Zone != 3 || k1.Proto != tc.Proto {
+		if k1.Zone() != 3 || k1.Proto() != tc.Proto {
 			t.Errorf("zone/proto lost: %+v", k1)
 		}
 	}
 	// Canonical order: A sorts lower.
 	tc := tuple4([4]byte{192, 168, 0, 1}, [4]byte{10, 0, 0, 1}, 1, 2, packet.ProtoTCP)
 	k, srcIsB := MakeKey4(&tc, 0)
-	if !srcIsB || k.A != [4]byte{10, 0, 0, 1} || k.PortA != 2 {
+	if !srcIsB || k.A != 10<<24|1 || k.PortA() != 2 {
 		t.Errorf("not canonical: %+v srcIsB=%v", k, srcIsB)
 	}
 }
@@ -104,9 +104,9 @@ func TestHashSpread(t *testing.T) {
 			}
 		}
 	}
-	check("port", func(i int) uint64 { return Key4{PortA: uint16(i), PortB: 80, Proto: 6}.Hash() })
+	check("port", func(i int) uint64 { return NewKey4(0, 0, uint16(i), 80, 6, 0).Hash() })
 	check("addr", func(i int) uint64 {
-		return Key4{A: [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}, PortB: 80, Proto: 6}.Hash()
+		return NewKey4(10<<24|uint32(i)&0xffffff, 0, 0, 80, 6, 0).Hash()
 	})
-	check("v6", func(i int) uint64 { return Key6{B: [16]byte{15: byte(i), 14: byte(i >> 8)}, Proto: 17}.Hash() })
+	check("v6", func(i int) uint64 { return Key6{B: [16]byte{15: byte(i), 14: byte(i >> 8)}, Meta: 17 << 16}.Hash() })
 }

@@ -9,7 +9,7 @@ func TestRangeFromVisitsEveryEntryOnceInChunks(t *testing.T) {
 	}
 	want := map[Ref]bool{}
 	for i := 0; i < 700; i++ {
-		k := Key4{A: [4]byte{198, 18, byte(i >> 8), byte(i)}, B: [4]byte{198, 19, 0, 1}, PortA: uint16(i), PortB: 80, Proto: 6}
+		k := NewKey4(198<<24|18<<16|uint32(i)&0xffff, 198<<24|19<<16|1, uint16(i), 80, 6, 0)
 		r, _ := tb.Insert(k, k.Hash(), 0)
 		if r == 0 {
 			t.Fatalf("insert %d failed", i)

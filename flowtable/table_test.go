@@ -27,8 +27,7 @@ func newTable(t testing.TB, capacity int) *table4 {
 }
 
 func key(i int) Key4 {
-	return Key4{A: [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}, B: [4]byte{192, 0, 2, 1},
-		PortA: uint16(i*7 + 1024), PortB: 443, Proto: packet.ProtoTCP}
+	return NewKey4(10<<24|uint32(i)&0xffffff, 192<<24|2<<8|1, uint16(i*7+1024), 443, packet.ProtoTCP, 0)
 }
 
 // checkInvariants verifies the index against the entries: every live entry is
@@ -195,7 +194,7 @@ func TestFullTableEarlyDrop(t *testing.T) {
 		}
 		// Back to assured for the next round, under a fresh new key.
 		tb.Entry(r).Flags, tb.Entry(r).Expires = FlagAssured, now+60000
-		newKey.PortB++
+		newKey.Ports++
 	}
 	if s := tb.Stats(); s.Evictions != 3 || s.InsertFailures != 1 || s.Inserts != n+3 {
 		t.Fatalf("stats %+v", s)

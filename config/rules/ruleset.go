@@ -150,6 +150,10 @@ func (rs *Ruleset) Classify(p *packet.Parsed, st ctstate.State, dir ctstate.Dir,
 	return m
 }
 
+// HasNoTrack reports whether the ruleset has [[notrack]] rules (NoTrack
+// is then false for every packet).
+func (rs *Ruleset) HasNoTrack() bool { return rs.notrack.n > 0 }
+
 // NoTrack reports whether a [[notrack]] rule exempts the packet from
 // connection tracking; it runs before tracking, as iptables' raw table.
 func (rs *Ruleset) NoTrack(p *packet.Parsed, inPort uint16) bool {

@@ -2,6 +2,7 @@ package packet
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 )
 
@@ -53,6 +54,7 @@ func FuzzParse(f *testing.F) {
 		opt := Options{IPv4Checksum: ChecksumPolicy(link>>3) % 3, IPv4Options: link&0x80 != 0}
 		r2 := ParseWith(frame, lt, opt, &p)
 		checkParsed(t, frame, &p, r2)
+		checkTCP4(t, frame, opt)
 		if r == ReasonNone && r2 == ReasonNone {
 			var q Parsed
 			Parse(frame, lt, &q)
@@ -61,6 +63,30 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkTCP4 asserts that the fast path's parser accepts only frames
+// ParseWith accepts as Ethernet, and reads the same fields from them.
+func checkTCP4(t *testing.T, frame []byte, opt Options) {
+	t.Helper()
+	var s TCP4
+	if !ParseTCP4(frame, opt, &s) {
+		return
+	}
+	var p Parsed
+	if r := ParseWith(frame, LinkEthernet, opt, &p); r != ReasonNone {
+		t.Fatalf("ParseTCP4 accepted a frame ParseWith refuses: %v", r)
+	}
+	var src, dst [16]byte
+	binary.BigEndian.PutUint32(src[:], s.Src)
+	binary.BigEndian.PutUint32(dst[:], s.Dst)
+	tu := &p.Tuple
+	if tu.Family != FamilyIPv4 || tu.Proto != ProtoTCP || p.VLANs != 0 || p.Fragment.Is ||
+		tu.Src != src || tu.Dst != dst || tu.SrcPort != s.SrcPort || tu.DstPort != s.DstPort ||
+		p.TCP.Seq != s.Seq || p.TCP.Ack != s.Ack || p.TCP.Window != s.Window || p.TCP.Flags != s.Flags ||
+		p.TCP.HeaderLen != s.HeaderLen || p.PayloadLen != s.PayloadLen || p.L4Off != TCP4Off {
+		t.Fatalf("ParseTCP4 %+v disagrees with ParseWith %+v", s, p)
+	}
 }
 
 // FuzzIPv4 checks the IPv4 view, its options walk and checksum.

@@ -228,13 +228,25 @@ func (b IPv4) OptionsValid() bool {
 // Checksum adds b to the ones'-complement sum initial and returns the
 // folded 16-bit sum (not complemented); a correct header sums to 0xffff.
 func Checksum(b []byte, initial uint32) uint16 {
-	sum := initial
-	n := len(b) &^ 1
-	for i := 0; i < n; i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	// Sum big-endian 32-bit words: each is congruent to the sum of its two
+	// 16-bit halves modulo 0xffff, which is all a ones'-complement sum
+	// keeps. 64 bits cannot overflow below 2^32 words.
+	sum := uint64(initial)
+	for len(b) >= 8 {
+		v := binary.BigEndian.Uint64(b)
+		sum += v>>32 + v&0xffffffff
+		b = b[8:]
 	}
-	if len(b)&1 != 0 {
-		sum += uint32(b[len(b)-1]) << 8
+	if len(b) >= 4 {
+		sum += uint64(binary.BigEndian.Uint32(b))
+		b = b[4:]
+	}
+	if len(b) >= 2 {
+		sum += uint64(binary.BigEndian.Uint16(b))
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		sum += uint64(b[0]) << 8
 	}
 	for sum > 0xffff {
 		sum = sum>>16 + sum&0xffff

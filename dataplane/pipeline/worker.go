@@ -130,9 +130,15 @@ type Worker struct {
 	clock    Clock
 	observer Observer
 
-	frames  [MaxBurst]port.Frame
-	moved   [MaxBurst]bool // handed to another worker in pass 1
-	parsed  [MaxBurst]packet.Parsed
+	frames [MaxBurst]port.Frame
+	moved  [MaxBurst]bool // handed to another worker in pass 1
+	parsed [MaxBurst]packet.Parsed
+	// fast holds what packet.ParseTCP4 read of the frames the fast path
+	// takes (isFast); their parsed slot is filled only if the fast path
+	// hands them back to the general one.
+	fast    [MaxBurst]packet.TCP4
+	isFast  [MaxBurst]bool
+	est     conntrack.Established4
 	hashes  [MaxBurst]uint64
 	results [MaxBurst]conntrack.Result
 	txq     [MaxBurst]port.Frame
@@ -256,9 +262,18 @@ func (w *Worker) pollBinding(b *Binding) int {
 	}
 	link := b.In.LinkType()
 	linker, perFrameLink := b.In.(frameLinker)
+	fast := w.fastPath(link, perFrameLink, rs)
 
 	// Pass 1: parse every frame, hash and prefetch the tracked ones.
 	for i := 0; i < n; i++ {
+		w.isFast[i] = fast && packet.ParseTCP4(frames[i].Data, w.cfg.Parse, &w.fast[i])
+		if w.isFast[i] {
+			w.results[i].Reason = packet.ReasonNone
+			w.moved[i] = false
+			w.hashes[i] = w.tracker.HashTCP4(&w.fast[i])
+			w.tracker.Prefetch(w.hashes[i])
+			continue
+		}
 		p := &w.parsed[i]
 		l := link
 		if perFrameLink {
@@ -283,7 +298,7 @@ func (w *Worker) pollBinding(b *Binding) int {
 	// The buckets are on their way: now start loading the entries they
 	// point to, so that pass 2 finds both in cache.
 	for i := 0; i < n; i++ {
-		if w.results[i].Reason == packet.ReasonNone && !w.parsed[i].Fragment.Is && !w.moved[i] {
+		if w.isFast[i] || (w.results[i].Reason == packet.ReasonNone && !w.parsed[i].Fragment.Is && !w.moved[i]) {
 			w.tracker.PrefetchEntry(w.hashes[i])
 		}
 	}
@@ -306,10 +321,12 @@ func (w *Worker) pollBinding(b *Binding) int {
 			w.expireFragments(now)
 		}
 		var v Verdict
-		if p := &w.parsed[i]; w.results[i].Reason == packet.ReasonNone && p.Fragment.Is {
+		if w.isFast[i] {
+			v = w.processTCP4(now, b, rs, i, f)
+		} else if p := &w.parsed[i]; w.results[i].Reason == packet.ReasonNone && p.Fragment.Is {
 			v = w.fragment(now, b, rs, i, f)
 		} else {
-			v = w.process(now, b, rs, p, &w.results[i], f, w.hashes[i])
+			v = w.process(now, b, rs, p, &w.results[i], f, w.hashes[i], false)
 		}
 		if v == VerdictHold {
 			continue
@@ -403,7 +420,7 @@ func (w *Worker) fragment(now uint32, b *Binding, rs *rules.Ruleset, i int, f *p
 		if res.Reason == packet.ReasonNone {
 			h = w.tracker.Hash(q)
 		}
-		v := w.process(now, b, rs, q, res, f, h)
+		v := w.process(now, b, rs, q, res, f, h, false)
 		w.releaseDatagram(r.Datagram, v == VerdictAccept, b)
 		return v
 	case defrag.StatusDropped:
@@ -416,7 +433,7 @@ func (w *Worker) fragment(now uint32, b *Binding, rs *rules.Ruleset, i int, f *p
 	if r.Datagram != 0 {
 		w.releaseDatagram(r.Datagram, false, b)
 	}
-	return w.process(now, b, rs, &w.parsed[i], &w.results[i], f, w.tracker.Hash(&w.parsed[i]))
+	return w.process(now, b, rs, &w.parsed[i], &w.results[i], f, w.tracker.Hash(&w.parsed[i]), false)
 }
 
 // releaseDatagram sends (accept) or frees the held fragments of d.
@@ -481,8 +498,40 @@ type frameLinker interface {
 	FrameLink(i int) packet.LinkType
 }
 
-// process decides one frame's fate.
-func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Parsed, res *conntrack.Result, f *port.Frame, hash uint64) Verdict {
+// fastPath reports whether this burst's frames may take the fast path
+// (processTCP4): Ethernet framing, verdicts cached, and nothing that
+// needs the whole parse of every packet (checksums, notrack rules).
+func (w *Worker) fastPath(link packet.LinkType, perFrameLink bool, rs *rules.Ruleset) bool {
+	return link == packet.LinkEthernet && !perFrameLink && !w.cfg.NoVerdictCache &&
+		!w.cfg.VerifyChecksums && !rs.HasNoTrack()
+}
+
+// processTCP4 decides the fate of frame i, which packet.ParseTCP4 read.
+// A segment of a replied connection whose verdict is cached (accept or
+// drop) is tracked and decided without the whole parse; every other
+// frame is parsed and takes the general path.
+func (w *Worker) processTCP4(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
+	s, x, res := &w.fast[i], &w.est, &w.results[i]
+	if w.tracker.FindEstablished4(now, s, w.hashes[i], x) {
+		if m, ok := w.cached(rs, *x.Cache(), x.Dir()); ok && m.Verdict != rules.Reject {
+			w.tracker.TrackEstablished4(now, s, f.Data, x, res)
+			if res.State == ctstate.Established {
+				// process finds the verdict in the cache and reads
+				// nothing of the packet.
+				return w.process(now, b, rs, nil, res, f, w.hashes[i], true)
+			}
+			// INVALID: the ruleset decides on the whole packet.
+			packet.ParseWith(f.Data, packet.LinkEthernet, w.cfg.Parse, &w.parsed[i])
+			return w.process(now, b, rs, &w.parsed[i], res, f, w.hashes[i], true)
+		}
+	}
+	res.Reason = packet.ParseWith(f.Data, packet.LinkEthernet, w.cfg.Parse, &w.parsed[i])
+	return w.process(now, b, rs, &w.parsed[i], res, f, w.hashes[i], false)
+}
+
+// process decides one frame's fate. tracked says that res already holds
+// the tracker's outcome (the fast path tracked the packet).
+func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Parsed, res *conntrack.Result, f *port.Frame, hash uint64, tracked bool) Verdict {
 	c := &w.counters
 	w.n++
 	size := uint64(len(f.Data))
@@ -504,6 +553,9 @@ func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Pa
 	}
 
 	switch {
+	case tracked:
+		o.Tracked = true
+		o.State, o.Dir, o.Reason = res.State, res.Dir, res.Reason
 	case res.Reason != packet.ReasonNone:
 		// A sound IP packet whose transport header is malformed: Linux's
 		// IP layer passes it on and conntrack cannot identify it, so it
@@ -634,21 +686,13 @@ func (w *Worker) classify(rs *rules.Ruleset, p *packet.Parsed, o *Outcome, res *
 	if o.State == ctstate.Established && !w.cfg.NoVerdictCache {
 		slot = w.tracker.VerdictCache(res)
 	}
-	tag := cacheTag(rs.Generation)
-	valid := uint32(1) << (cacheValidShift + 1 - uint(o.Dir)) // original: bit 19, reply: bit 18
-	if slot != nil && *slot&valid != 0 {
-		word := *slot
-		current := word>>cacheTagShift == tag
-		if current || rs.KeepVerdicts {
-			m := rules.Match{Verdict: rules.Verdict(word >> cacheVerdShift & 3), Rule: int32(word & 0xffff)}
-			if m.Rule == cachePolicyRule || !current {
-				// The policy decided, or a rule of an older ruleset did
-				// (its index means nothing now): count it under the policy.
-				m.Rule = rules.NoRule
-			}
+	if slot != nil {
+		if m, ok := w.cached(rs, *slot, o.Dir); ok {
 			return m, true
 		}
 	}
+	tag := cacheTag(rs.Generation)
+	valid := uint32(1) << (cacheValidShift + 1 - uint(o.Dir)) // original: bit 19, reply: bit 18
 	m := rs.Classify(p, o.State, o.Dir, inPort)
 	if slot != nil && m.Cacheable && !m.Log && m.Rule < cachePolicyRule { // logged packets are each classified
 		rule := uint32(cachePolicyRule)
@@ -665,6 +709,26 @@ func (w *Worker) classify(rs *rules.Ruleset, p *packet.Parsed, o *Outcome, res *
 		}
 	}
 	return m, false
+}
+
+// cached returns the decision the verdict-cache word holds for an
+// ESTABLISHED packet in direction dir under ruleset rs, if it holds one.
+func (w *Worker) cached(rs *rules.Ruleset, word uint32, dir ctstate.Dir) (rules.Match, bool) {
+	valid := uint32(1) << (cacheValidShift + 1 - uint(dir)) // original: bit 19, reply: bit 18
+	if word&valid == 0 {
+		return rules.Match{}, false
+	}
+	current := word>>cacheTagShift == cacheTag(rs.Generation)
+	if !current && !rs.KeepVerdicts {
+		return rules.Match{}, false
+	}
+	m := rules.Match{Verdict: rules.Verdict(word >> cacheVerdShift & 3), Rule: int32(word & 0xffff)}
+	if m.Rule == cachePolicyRule || !current {
+		// The policy decided, or a rule of an older ruleset did (its
+		// index means nothing now): count it under the policy.
+		m.Rule = rules.NoRule
+	}
+	return m, true
 }
 
 // adoptRuleset resizes the per-rule counters when a new generation

@@ -15,7 +15,7 @@ const cursorIPv6 = 1 << 32
 func (t *Tracker) RangeFrom(cursor uint64, limit int, fn func(e EntryInfo)) uint64 {
 	if cursor&cursorIPv6 == 0 {
 		next := t.t4.tb.RangeFrom(flowtable.Ref(cursor), limit, func(r flowtable.Ref, e *Entry4) {
-			fn(t.info(packet.FamilyIPv4, r, e.Key.Tuple(e.Flags&flowtable.FlagOrigIsB != 0), e.Key.Zone, e.Expires, e.Flags, &e.Value))
+			fn(t.info(packet.FamilyIPv4, r, e.Key.Tuple(e.Flags&flowtable.FlagOrigIsB != 0), e.Key.Zone(), e.Expires, e.Flags, &e.Value))
 			limit--
 		})
 		if next != 0 {
@@ -24,7 +24,7 @@ func (t *Tracker) RangeFrom(cursor uint64, limit int, fn func(e EntryInfo)) uint
 		cursor = cursorIPv6
 	}
 	next := t.t6.tb.RangeFrom(flowtable.Ref(cursor&^cursorIPv6), limit, func(r flowtable.Ref, e *Entry6) {
-		fn(t.info(packet.FamilyIPv6, r, e.Key.Tuple(e.Flags&flowtable.FlagOrigIsB != 0), e.Key.Zone, e.Expires, e.Flags, &e.Value))
+		fn(t.info(packet.FamilyIPv6, r, e.Key.Tuple(e.Flags&flowtable.FlagOrigIsB != 0), e.Key.Zone(), e.Expires, e.Flags, &e.Value))
 	})
 	if next != 0 {
 		return cursorIPv6 | uint64(next)

@@ -71,24 +71,24 @@ func TestScanSACK(t *testing.T) {
 	opts = append(opts, 1, 1)
 	p := &packet.Parsed{Frame: append(hdr, opts...)}
 	p.TCP.HeaderLen = uint8(20 + len(opts))
-	if got := scanSACK(p, 500); got != 4000 {
+	if got := scanSACK(tcpOpts(p), 500); got != 4000 {
 		t.Errorf("sack %d, want 4000", got)
 	}
-	if got := scanSACK(p, 5000); got != 5000 {
+	if got := scanSACK(tcpOpts(p), 5000); got != 5000 {
 		t.Errorf("sack %d, want the ack 5000 (no block beyond it)", got)
 	}
 	// Timestamp-only options carry no SACK.
 	ts := append(make([]byte, 20), 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2)
 	p = &packet.Parsed{Frame: ts}
 	p.TCP.HeaderLen = 32
-	if got := scanSACK(p, 7); got != 7 {
+	if got := scanSACK(tcpOpts(p), 7); got != 7 {
 		t.Errorf("timestamps: %d", got)
 	}
 	// Truncated or silly options stop the scan.
 	for _, o := range [][]byte{{5}, {5, 1}, {5, 30, 0, 0}, {2, 0}} {
 		p = &packet.Parsed{Frame: append(make([]byte, 20), o...)}
 		p.TCP.HeaderLen = uint8(20 + len(o))
-		if got := scanSACK(p, 9); got != 9 {
+		if got := scanSACK(tcpOpts(p), 9); got != 9 {
 			t.Errorf("options %v: %d", o, got)
 		}
 	}

@@ -107,7 +107,7 @@ func (t *Tracker) CountEntries(cursor uint64, limit int, s *Stats) uint64 {
 	}
 	if cursor&cursorIPv6 == 0 {
 		next := t.t4.tb.RangeFrom(flowtable.Ref(cursor), limit, func(_ flowtable.Ref, e *Entry4) {
-			count(packet.FamilyIPv4, e.Key.Proto, &e.Value)
+			count(packet.FamilyIPv4, e.Key.Proto(), &e.Value)
 			limit--
 		})
 		if next != 0 {
@@ -116,7 +116,7 @@ func (t *Tracker) CountEntries(cursor uint64, limit int, s *Stats) uint64 {
 		cursor = cursorIPv6
 	}
 	next := t.t6.tb.RangeFrom(flowtable.Ref(cursor&^cursorIPv6), limit, func(_ flowtable.Ref, e *Entry6) {
-		count(packet.FamilyIPv6, e.Key.Proto, &e.Value)
+		count(packet.FamilyIPv6, e.Key.Proto(), &e.Value)
 	})
 	if next != 0 {
 		return cursorIPv6 | uint64(next)
@@ -213,14 +213,14 @@ func (t *Tracker) info(fam packet.Family, r flowtable.Ref, orig packet.Tuple, zo
 func (t *Tracker) Range(fn func(e EntryInfo) bool) {
 	more := true
 	t.t4.tb.Range(func(r flowtable.Ref, e *Entry4) bool {
-		more = fn(t.info(packet.FamilyIPv4, r, e.Key.Tuple(e.Flags&flowtable.FlagOrigIsB != 0), e.Key.Zone, e.Expires, e.Flags, &e.Value))
+		more = fn(t.info(packet.FamilyIPv4, r, e.Key.Tuple(e.Flags&flowtable.FlagOrigIsB != 0), e.Key.Zone(), e.Expires, e.Flags, &e.Value))
 		return more
 	})
 	if !more {
 		return
 	}
 	t.t6.tb.Range(func(r flowtable.Ref, e *Entry6) bool {
-		return fn(t.info(packet.FamilyIPv6, r, e.Key.Tuple(e.Flags&flowtable.FlagOrigIsB != 0), e.Key.Zone, e.Expires, e.Flags, &e.Value))
+		return fn(t.info(packet.FamilyIPv6, r, e.Key.Tuple(e.Flags&flowtable.FlagOrigIsB != 0), e.Key.Zone(), e.Expires, e.Flags, &e.Value))
 	})
 }
 
@@ -229,15 +229,15 @@ func (t *Tracker) Range(fn func(e EntryInfo) bool) {
 func (t *Tracker) Flush(filter func(e EntryInfo) bool) int {
 	n := 0
 	t.t4.tb.Range(func(r flowtable.Ref, e *Entry4) bool {
-		if filter == nil || filter(t.info(packet.FamilyIPv4, r, e.Key.Tuple(e.Flags&flowtable.FlagOrigIsB != 0), e.Key.Zone, e.Expires, e.Flags, &e.Value)) {
-			t.t4.remove(t, r, e.Key.Proto)
+		if filter == nil || filter(t.info(packet.FamilyIPv4, r, e.Key.Tuple(e.Flags&flowtable.FlagOrigIsB != 0), e.Key.Zone(), e.Expires, e.Flags, &e.Value)) {
+			t.t4.remove(t, r, e.Key.Proto())
 			n++
 		}
 		return true
 	})
 	t.t6.tb.Range(func(r flowtable.Ref, e *Entry6) bool {
-		if filter == nil || filter(t.info(packet.FamilyIPv6, r, e.Key.Tuple(e.Flags&flowtable.FlagOrigIsB != 0), e.Key.Zone, e.Expires, e.Flags, &e.Value)) {
-			t.t6.remove(t, r, e.Key.Proto)
+		if filter == nil || filter(t.info(packet.FamilyIPv6, r, e.Key.Tuple(e.Flags&flowtable.FlagOrigIsB != 0), e.Key.Zone(), e.Expires, e.Flags, &e.Value)) {
+			t.t6.remove(t, r, e.Key.Proto())
 			n++
 		}
 		return true

@@ -164,19 +164,32 @@ type tcpSeg struct {
 	win           uint16
 	flags         uint8
 	index         tcpIndex
+	opts          []byte // the TCP options (for the SACK blocks)
 }
 
-func readSeg(p *packet.Parsed) tcpSeg {
+// readSeg fills s from p. It writes s in place: a segment assembled in
+// a temporary and copied whole stalls on store forwarding.
+func readSeg(p *packet.Parsed, s *tcpSeg) {
 	t := &p.TCP
-	s := tcpSeg{seq: t.Seq, ack: t.Ack, win: t.Window, flags: t.Flags, index: tcpIndexOf(t.Flags)}
-	s.end = t.Seq + uint32(p.PayloadLen)
-	if t.Flags&packet.TCPSyn != 0 {
-		s.end++
+	fillSeg(s, t.Seq, t.Ack, t.Window, t.Flags, p.PayloadLen)
+	s.opts = tcpOpts(p)
+}
+
+// fillSeg sets a segment's header fields and computes its end.
+func fillSeg(s *tcpSeg, seq, ack uint32, win uint16, flags uint8, payload uint16) {
+	s.seq, s.ack, s.win, s.flags, s.index = seq, ack, win, flags, tcpIndexOf(flags)
+	s.end = seq + uint32(payload) + uint32(flags&packet.TCPSyn)>>1 + uint32(flags&packet.TCPFin)
+}
+
+// tcpOpts returns the TCP options of p (nil when there are none or the
+// header is not all in the frame).
+func tcpOpts(p *packet.Parsed) []byte {
+	hl := int(p.TCP.HeaderLen)
+	start := int(p.L4Off) + 20
+	if hl <= 20 || start+hl-20 > len(p.Frame) {
+		return nil
 	}
-	if t.Flags&packet.TCPFin != 0 {
-		s.end++
-	}
-	return s
+	return p.Frame[start : start+hl-20]
 }
 
 func before(a, b uint32) bool { return int32(a-b) < 0 }
@@ -236,15 +249,9 @@ func tcpOptions(c *Conn, d int, p *packet.Parsed) {
 	c.setTDScale(d, s)
 }
 
-// scanSACK returns the highest right edge of the segment's SACK blocks
-// after sack (Linux's tcp_sack).
-func scanSACK(p *packet.Parsed, sack uint32) uint32 {
-	hl := int(p.TCP.HeaderLen)
-	start := int(p.L4Off) + 20
-	if hl <= 20 || start+hl-20 > len(p.Frame) {
-		return sack
-	}
-	o := p.Frame[start : start+hl-20]
+// scanSACK returns the highest right edge of the SACK blocks in the TCP
+// options o after sack (Linux's tcp_sack).
+func scanSACK(o []byte, sack uint32) uint32 {
 	// The timestamp-only layout has no SACK.
 	if len(o) == 12 && o[0] == 1 && o[1] == 1 && o[2] == 8 && o[3] == 10 {
 		return sack
@@ -531,7 +538,7 @@ func (cfg *tcpConfig) inWindow(c *Conn, state TCPState, dir int, seg *tcpSeg, p 
 	hasAck := seg.flags&packet.TCPAck != 0
 
 	if c.flags(r)&dfSACKPerm != 0 {
-		sack = scanSACK(p, sack)
+		sack = scanSACK(seg.opts, sack)
 	}
 
 	if c.maxWin(s) == 0 {

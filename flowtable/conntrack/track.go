@@ -153,8 +153,10 @@ func (f *famTable[K]) insert(t *Tracker, k K, h uint64, now uint32, srcIsB bool,
 	return e
 }
 
-// track is Track for one family.
-func (f *famTable[K]) track(t *Tracker, now uint32, p *packet.Parsed, h uint64, r *Result) {
+// track is Track for one family; k is the key of p's own tuple (srcIsB
+// tells which end sent p), built by the caller where the key type is
+// concrete.
+func (f *famTable[K]) track(t *Tracker, now uint32, p *packet.Parsed, k K, srcIsB bool, h uint64, r *Result) {
 	if p.Fragment.Is && (p.Fragment.Offset != 0 || p.Fragment.More) {
 		// Conntrack sees reassembled datagrams only.
 		r.State, r.Reason = ctstate.Invalid, packet.ReasonFragHeld
@@ -163,13 +165,13 @@ func (f *famTable[K]) track(t *Tracker, now uint32, p *packet.Parsed, h uint64, 
 	tu := &p.Tuple
 	switch {
 	case tu.Proto == packet.ProtoTCP:
-		f.trackTCP(t, now, p, h, r)
+		f.trackTCP(t, now, p, k, srcIsB, h, r)
 	case tu.Proto == packet.ProtoUDP:
-		f.trackUDP(t, now, p, h, r)
+		f.trackUDP(t, now, p, k, srcIsB, h, r)
 	case icmpTracked(p):
-		f.trackICMP(t, now, p, h, r)
+		f.trackICMP(t, now, p, k, srcIsB, h, r)
 	default:
-		f.trackGeneric(t, now, p, h, r, t.to.generic)
+		f.trackGeneric(t, now, p, k, srcIsB, h, r, t.to.generic)
 	}
 }
 
@@ -194,46 +196,16 @@ func (f *famTable[K]) newConn(t *Tracker, now uint32, p *packet.Parsed, k K, h u
 	return e
 }
 
-func (f *famTable[K]) trackTCP(t *Tracker, now uint32, p *packet.Parsed, h uint64, r *Result) {
+func (f *famTable[K]) trackTCP(t *Tracker, now uint32, p *packet.Parsed, k K, srcIsB bool, h uint64, r *Result) {
 	if !tcpCheckFlags(p.TCP.Flags) {
 		r.State, r.Reason = ctstate.Invalid, packet.ReasonTCPInvalidFlags
 		return
 	}
-	seg := readSeg(p)
-	k, srcIsB := f.mk(&p.Tuple, t.zone(p))
+	var seg tcpSeg
+	readSeg(p, &seg)
 	ref, e := f.lookup(t, k, h, now, p.Tuple.Proto)
-	if e != nil {
-		dir := dirOf(srcIsB, e.Flags)
-		st := packetState(e.Flags, dir)
-		act, timeout, reason := t.tcp.packet(&e.Value, tcpCtx{&e.Flags, &e.Expires, now}, int(dir), &seg, p)
-		switch act {
-		case tcpInvalid:
-			r.State, r.Reason, r.Dir = ctstate.Invalid, reason, dir
-			r.TCPState = e.Value.tcpState()
-			return
-		case tcpReopen:
-			f.remove(t, ref, packet.ProtoTCP)
-			// Track it again as the first packet of a new connection.
-		default:
-			if act == tcpAccept {
-				e.Expires = now + timeout
-			}
-			if dir == ctstate.Reply {
-				e.Flags |= FlagSeenReply
-			}
-			ts := e.Value.tcpState()
-			if closing(ts) {
-				e.Flags |= flowtable.FlagClosing
-			} else {
-				e.Flags &^= flowtable.FlagClosing
-			}
-			r.State, r.Dir, r.TCPState, r.ref = st, dir, ts, ref
-			if act == tcpKill {
-				f.remove(t, ref, packet.ProtoTCP)
-				r.ref = 0
-			}
-			return
-		}
+	if e != nil && !f.tcpExisting(t, now, ref, e, dirOf(srcIsB, e.Flags), &seg, p, r) {
+		return
 	}
 	// A new connection.
 	if t.tcp.newState(&seg) == tcpIV {
@@ -267,18 +239,53 @@ func (f *famTable[K]) trackTCP(t *Tracker, now uint32, p *packet.Parsed, h uint6
 	}
 }
 
+// tcpExisting tracks seg on the entry e (ref) of its connection, in
+// direction dir, and writes the outcome to r. It reports true when the
+// segment reopens the connection: the entry is gone and the segment is
+// to be tracked as the first of a new one. p is read only for a SYN's
+// options (it may be nil for other segments).
+func (f *famTable[K]) tcpExisting(t *Tracker, now uint32, ref flowtable.Ref, e *flowtable.Entry[K, Conn], dir ctstate.Dir, seg *tcpSeg, p *packet.Parsed, r *Result) (reopen bool) {
+	st := packetState(e.Flags, dir)
+	act, timeout, reason := t.tcp.packet(&e.Value, tcpCtx{&e.Flags, &e.Expires, now}, int(dir), seg, p)
+	switch act {
+	case tcpInvalid:
+		r.State, r.Reason, r.Dir = ctstate.Invalid, reason, dir
+		r.TCPState = e.Value.tcpState()
+		return false
+	case tcpReopen:
+		f.remove(t, ref, packet.ProtoTCP)
+		return true
+	case tcpAccept:
+		e.Expires = now + timeout
+	}
+	if dir == ctstate.Reply {
+		e.Flags |= FlagSeenReply
+	}
+	ts := e.Value.tcpState()
+	if closing(ts) {
+		e.Flags |= flowtable.FlagClosing
+	} else {
+		e.Flags &^= flowtable.FlagClosing
+	}
+	r.State, r.Dir, r.TCPState, r.ref = st, dir, ts, ref
+	if act == tcpKill {
+		f.remove(t, ref, packet.ProtoTCP)
+		r.ref = 0
+	}
+	return false
+}
+
 // udpLengthOK is Linux's udp_error length check.
 func udpLengthOK(p *packet.Parsed) bool {
 	avail := int(p.IPLen) - int(p.L4Off-p.L3Off)
 	return p.UDPLen >= 8 && int(p.UDPLen) <= avail
 }
 
-func (f *famTable[K]) trackUDP(t *Tracker, now uint32, p *packet.Parsed, h uint64, r *Result) {
+func (f *famTable[K]) trackUDP(t *Tracker, now uint32, p *packet.Parsed, k K, srcIsB bool, h uint64, r *Result) {
 	if !udpLengthOK(p) {
 		r.State, r.Reason = ctstate.Invalid, packet.ReasonUDPBadLength
 		return
 	}
-	k, srcIsB := f.mk(&p.Tuple, t.zone(p))
 	ref, e := f.lookup(t, k, h, now, p.Tuple.Proto)
 	if e == nil {
 		if e = f.newConn(t, now, p, k, h, srcIsB, r); e != nil {
@@ -306,8 +313,7 @@ func (f *famTable[K]) trackUDP(t *Tracker, now uint32, p *packet.Parsed, h uint6
 	}
 }
 
-func (f *famTable[K]) trackGeneric(t *Tracker, now uint32, p *packet.Parsed, h uint64, r *Result, timeout uint32) {
-	k, srcIsB := f.mk(&p.Tuple, t.zone(p))
+func (f *famTable[K]) trackGeneric(t *Tracker, now uint32, p *packet.Parsed, k K, srcIsB bool, h uint64, r *Result, timeout uint32) {
 	ref, e := f.lookup(t, k, h, now, p.Tuple.Proto)
 	if e == nil {
 		if e = f.newConn(t, now, p, k, h, srcIsB, r); e != nil {
@@ -324,7 +330,7 @@ func (f *famTable[K]) trackGeneric(t *Tracker, now uint32, p *packet.Parsed, h u
 	}
 }
 
-func (f *famTable[K]) trackICMP(t *Tracker, now uint32, p *packet.Parsed, h uint64, r *Result) {
+func (f *famTable[K]) trackICMP(t *Tracker, now uint32, p *packet.Parsed, k K, srcIsB bool, h uint64, r *Result) {
 	ic := &p.ICMP
 	v4 := p.Tuple.Proto == packet.ProtoICMP
 	if v4 && ic.Type > maxICMPType {
@@ -363,7 +369,6 @@ func (f *famTable[K]) trackICMP(t *Tracker, now uint32, p *packet.Parsed, h uint
 	if !v4 {
 		timeout = t.to.icmpv6
 	}
-	k, srcIsB := f.mk(&p.Tuple, t.zone(p))
 	ref, e := f.lookup(t, k, h, now, p.Tuple.Proto)
 	if e == nil {
 		if role != icmpRequest {

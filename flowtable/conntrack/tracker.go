@@ -207,8 +207,8 @@ func New(opts Options, expect ExpectationMatcher, helpers []HelperBinding) (*Tra
 	}
 	t.t4.fam, t.t4.mk = packet.FamilyIPv4, flowtable.MakeKey4
 	t.t6.fam, t.t6.mk = packet.FamilyIPv6, flowtable.MakeKey6
-	t.t4.onExpire = func(r flowtable.Ref, e *Entry4) { t.expired(packet.FamilyIPv4, r, e.Key.Proto, e.Flags) }
-	t.t6.onExpire = func(r flowtable.Ref, e *Entry6) { t.expired(packet.FamilyIPv6, r, e.Key.Proto, e.Flags) }
+	t.t4.onExpire = func(r flowtable.Ref, e *Entry4) { t.expired(packet.FamilyIPv4, r, e.Key.Proto(), e.Flags) }
+	t.t6.onExpire = func(r flowtable.Ref, e *Entry6) { t.expired(packet.FamilyIPv6, r, e.Key.Proto(), e.Flags) }
 	return t, nil
 }
 
@@ -286,9 +286,11 @@ func (t *Tracker) Track(now uint32, p *packet.Parsed, h uint64, r *Result) {
 	t.now = now
 	switch p.Tuple.Family {
 	case packet.FamilyIPv4:
-		t.t4.track(t, now, p, h, r)
+		k, srcIsB := flowtable.MakeKey4(&p.Tuple, t.zone(p))
+		t.t4.track(t, now, p, k, srcIsB, h, r)
 	case packet.FamilyIPv6:
-		t.t6.track(t, now, p, h, r)
+		k, srcIsB := flowtable.MakeKey6(&p.Tuple, t.zone(p))
+		t.t6.track(t, now, p, k, srcIsB, h, r)
 	default:
 		r.State, r.Reason = ctstate.Invalid, packet.ReasonNotIP
 	}
