@@ -10,3 +10,9 @@ const hasPrefetch = true
 //
 //go:noescape
 func prefetch(addr uintptr)
+
+// PrefetchAll prefetches the cache line of every nonzero address (one call
+// for a whole burst: a call per address costs more than the prefetch).
+//
+//go:noescape
+func PrefetchAll(addrs []uintptr)

@@ -405,6 +405,53 @@ const prefetchThreshold = 1 << 20
 // It does not check expiry.
 func (t *Table[K, V]) Lookup(k K, hash uint64) Ref {
 	b, tag := t.home(hash)
+	return t.lookupFrom(k, b, tag)
+}
+
+// Hint is a Lookup begun ahead of time, for a burst whose cache misses
+// should overlap: Begin computes the home bucket (prefetch BucketAddr),
+// ReadBucket later finds the entry the bucket's first matching tag names
+// (prefetch EntryAddr), and LookupHint finishes it.
+type Hint struct {
+	bucket uint64
+	tag    uint16
+	cand   Ref
+}
+
+// Begin starts the lookup of a key whose hash is hash.
+func (t *Table[K, V]) Begin(hash uint64, h *Hint) {
+	h.bucket, h.tag = t.home(hash)
+	h.cand = 0
+}
+
+// BucketAddr is the address of h's home bucket.
+func (t *Table[K, V]) BucketAddr(h *Hint) uintptr {
+	return uintptr(t.buckets) + uintptr(h.bucket)*bucketSize
+}
+
+// ReadBucket reads h's home bucket and returns the address of the entry
+// its first slot with h's tag names, or 0.
+func (t *Table[K, V]) ReadBucket(h *Hint) uintptr {
+	bk := t.bucket(h.bucket)
+	m := bk.match(h.tag)
+	if m == 0 {
+		return 0
+	}
+	h.cand = Ref(bk.refs[bits.TrailingZeros32(m)])
+	return uintptr(t.entries) + uintptr(h.cand-1)*t.stride
+}
+
+// LookupHint is Lookup for a key whose lookup h began (the table may have
+// changed since: the candidate is checked).
+func (t *Table[K, V]) LookupHint(k K, h *Hint) Ref {
+	if r := h.cand; r != 0 && uint32(r-1) < t.capacity && t.isLive(r) && t.entry(r).Key == k {
+		return r
+	}
+	return t.lookupFrom(k, h.bucket, h.tag)
+}
+
+// lookupFrom is Lookup from the key's home bucket b and tag.
+func (t *Table[K, V]) lookupFrom(k K, b uint64, tag uint16) Ref {
 	for range MaxProbe {
 		bk := t.bucket(b)
 		for m := bk.match(tag); m != 0; m &= m - 1 {

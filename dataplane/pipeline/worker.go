@@ -14,6 +14,7 @@ import (
 	"github.com/statewall/statewall/dataplane/defrag"
 	"github.com/statewall/statewall/dataplane/packet"
 	"github.com/statewall/statewall/dataplane/port"
+	"github.com/statewall/statewall/flowtable"
 	"github.com/statewall/statewall/flowtable/conntrack"
 	"github.com/statewall/statewall/flowtable/ctstate"
 )
@@ -138,7 +139,8 @@ type Worker struct {
 	// hands them back to the general one.
 	fast    [MaxBurst]packet.TCP4
 	isFast  [MaxBurst]bool
-	est     conntrack.Established4
+	est     [MaxBurst]conntrack.Established4
+	pf      [MaxBurst]uintptr // addresses to prefetch
 	hashes  [MaxBurst]uint64
 	results [MaxBurst]conntrack.Result
 	txq     [MaxBurst]port.Frame
@@ -263,6 +265,8 @@ func (w *Worker) pollBinding(b *Binding) int {
 	link := b.In.LinkType()
 	linker, perFrameLink := b.In.(frameLinker)
 	fast := w.fastPath(link, perFrameLink, rs)
+	prefetch := w.tracker.PrefetchUseful()
+	npf := 0
 
 	// Pass 1: parse every frame, hash and prefetch the tracked ones.
 	for i := 0; i < n; i++ {
@@ -270,8 +274,8 @@ func (w *Worker) pollBinding(b *Binding) int {
 		if w.isFast[i] {
 			w.results[i].Reason = packet.ReasonNone
 			w.moved[i] = false
-			w.hashes[i] = w.tracker.HashTCP4(&w.fast[i])
-			w.tracker.Prefetch(w.hashes[i])
+			w.pf[npf] = w.tracker.BeginTCP4(&w.fast[i], &w.est[i])
+			npf++
 			continue
 		}
 		p := &w.parsed[i]
@@ -291,16 +295,27 @@ func (w *Worker) pollBinding(b *Binding) int {
 		}
 		if r == packet.ReasonNone && !p.Fragment.Is {
 			w.hashes[i] = w.tracker.Hash(p)
-			w.tracker.Prefetch(w.hashes[i])
+			if prefetch {
+				w.tracker.Prefetch(w.hashes[i])
+			}
 		}
 	}
 
 	// The buckets are on their way: now start loading the entries they
 	// point to, so that pass 2 finds both in cache.
-	for i := 0; i < n; i++ {
-		if w.isFast[i] || (w.results[i].Reason == packet.ReasonNone && !w.parsed[i].Fragment.Is && !w.moved[i]) {
-			w.tracker.PrefetchEntry(w.hashes[i])
+	if prefetch {
+		flowtable.PrefetchAll(w.pf[:npf])
+		npf = 0
+		for i := 0; i < n; i++ {
+			switch {
+			case w.isFast[i]:
+				w.pf[npf] = w.tracker.CandidateTCP4(&w.est[i])
+				npf++
+			case w.results[i].Reason == packet.ReasonNone && !w.parsed[i].Fragment.Is && !w.moved[i]:
+				w.tracker.PrefetchEntry(w.hashes[i])
+			}
 		}
+		flowtable.PrefetchAll(w.pf[:npf])
 	}
 	if b.Redirect != nil {
 		b.Redirect.flush(b.In, &w.counters)
@@ -511,34 +526,27 @@ func (w *Worker) fastPath(link packet.LinkType, perFrameLink bool, rs *rules.Rul
 // drop) is tracked and decided without the whole parse; every other
 // frame is parsed and takes the general path.
 func (w *Worker) processTCP4(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
-	s, x, res := &w.fast[i], &w.est, &w.results[i]
-	if w.tracker.FindEstablished4(now, s, w.hashes[i], x) {
+	s, x, res := &w.fast[i], &w.est[i], &w.results[i]
+	if w.tracker.FindEstablished4(now, s, x) {
 		if m, ok := w.cached(rs, *x.Cache(), x.Dir()); ok && m.Verdict != rules.Reject {
 			w.tracker.TrackEstablished4(now, s, f.Data, x, res)
 			if res.State == ctstate.Established {
-				// process finds the verdict in the cache and reads
-				// nothing of the packet.
-				return w.process(now, b, rs, nil, res, f, w.hashes[i], true)
+				return w.established(rs, b, f, res.Dir, m)
 			}
 			// INVALID: the ruleset decides on the whole packet.
 			packet.ParseWith(f.Data, packet.LinkEthernet, w.cfg.Parse, &w.parsed[i])
-			return w.process(now, b, rs, &w.parsed[i], res, f, w.hashes[i], true)
+			return w.process(now, b, rs, &w.parsed[i], res, f, x.Hash(), true)
 		}
 	}
 	res.Reason = packet.ParseWith(f.Data, packet.LinkEthernet, w.cfg.Parse, &w.parsed[i])
-	return w.process(now, b, rs, &w.parsed[i], res, f, w.hashes[i], false)
+	return w.process(now, b, rs, &w.parsed[i], res, f, x.Hash(), false)
 }
 
 // process decides one frame's fate. tracked says that res already holds
 // the tracker's outcome (the fast path tracked the packet).
 func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Parsed, res *conntrack.Result, f *port.Frame, hash uint64, tracked bool) Verdict {
 	c := &w.counters
-	w.n++
-	size := uint64(len(f.Data))
-	c.Packets++
-	c.Bytes += size
-	o := &w.outcome
-	w.resetOutcome(rs, b, f)
+	o, size := w.begin(rs, b, f)
 
 	if reason := res.Reason; reason != packet.ReasonNone && reason.IPLayerDrop() {
 		// Never reached the tracker: not IP, or malformed.
@@ -609,13 +617,50 @@ func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Pa
 	if o.Verdict != VerdictAccept && res.Created {
 		w.tracker.Discard(res)
 	}
-	if m.Rule >= 0 && int(m.Rule) < len(c.RulePackets)-1 {
-		c.RulePackets[m.Rule]++
-		c.RuleBytes[m.Rule] += size
-	} else if n := len(c.RulePackets); n > 0 && m.Rule < 0 {
+	w.countRule(m.Rule, size)
+	return w.finish(o, size)
+}
+
+// begin counts frame f and starts its outcome.
+func (w *Worker) begin(rs *rules.Ruleset, b *Binding, f *port.Frame) (*Outcome, uint64) {
+	c := &w.counters
+	w.n++
+	size := uint64(len(f.Data))
+	c.Packets++
+	c.Bytes += size
+	w.resetOutcome(rs, b, f)
+	return &w.outcome, size
+}
+
+// countRule counts a packet of size bytes decided by rule (NoRule: the
+// policy).
+func (w *Worker) countRule(rule int32, size uint64) {
+	c := &w.counters
+	if rule >= 0 && int(rule) < len(c.RulePackets)-1 {
+		c.RulePackets[rule]++
+		c.RuleBytes[rule] += size
+	} else if n := len(c.RulePackets); n > 0 && rule < 0 {
 		c.RulePackets[n-1]++
 		c.RuleBytes[n-1] += size
 	}
+}
+
+// established finishes an ESTABLISHED packet the fast path tracked and
+// whose verdict (accept or drop) m came from the cache: what process
+// does for it, without the steps that cannot apply (no helper, no log,
+// no connection created).
+func (w *Worker) established(rs *rules.Ruleset, b *Binding, f *port.Frame, dir ctstate.Dir, m rules.Match) Verdict {
+	c := &w.counters
+	o, size := w.begin(rs, b, f)
+	o.Tracked, o.State, o.Dir, o.Rule = true, ctstate.Established, dir, int(m.Rule)
+	c.ByState[ctstate.Established]++
+	c.CacheHits++
+	if m.Verdict == rules.Accept {
+		o.Verdict = VerdictAccept
+	} else {
+		o.Verdict, o.Reason = VerdictDrop, packet.ReasonRuleDrop
+	}
+	w.countRule(m.Rule, size)
 	return w.finish(o, size)
 }
 

@@ -7,17 +7,27 @@ import (
 )
 
 // The fast path takes the most common packet, a segment of a replied IPv4
-// TCP connection read by packet.ParseTCP4, without a packet.Parsed:
-// HashTCP4 in the burst's pre-pass, then FindEstablished4, which changes
-// nothing, then TrackEstablished4, which is Track's own code for an
+// TCP connection read by packet.ParseTCP4, without a packet.Parsed. In the
+// burst's passes: BeginTCP4 (prefetch the bucket address it returns),
+// CandidateTCP4 (prefetch the entry address), then FindEstablished4, which
+// changes nothing, and TrackEstablished4, which is Track's own code for an
 // existing connection. Whatever FindEstablished4 declines goes to Track.
 
-// Established4 is the connection FindEstablished4 found for a segment.
+// Established4 is a segment's lookup and the connection FindEstablished4
+// found for it.
 type Established4 struct {
+	k      flowtable.Key4
+	srcIsB bool
+	hash   uint64
+	hint   flowtable.Hint
+
 	ref flowtable.Ref
 	e   *Entry4
 	dir ctstate.Dir
 }
+
+// Hash is the segment's Hash (for Track, when FindEstablished4 declines).
+func (x *Established4) Hash() uint64 { return x.hash }
 
 // Dir is the segment's direction in the connection.
 func (x *Established4) Dir() ctstate.Dir { return x.dir }
@@ -30,24 +40,34 @@ func keyTCP4(s *packet.TCP4) (flowtable.Key4, bool) {
 	return flowtable.MakeKey4Addr(s.Src, s.Dst, s.SrcPort, s.DstPort, packet.ProtoTCP, 0)
 }
 
-// HashTCP4 is Hash for a segment packet.ParseTCP4 read.
-func (t *Tracker) HashTCP4(s *packet.TCP4) uint64 {
-	k, _ := keyTCP4(s)
-	return k.Hash()
+// BeginTCP4 starts the lookup of the connection of s, which
+// packet.ParseTCP4 read, and returns the address of its index bucket.
+func (t *Tracker) BeginTCP4(s *packet.TCP4, x *Established4) uintptr {
+	x.k, x.srcIsB = keyTCP4(s)
+	x.hash = x.k.Hash()
+	t.t4.tb.Begin(x.hash, &x.hint)
+	return t.t4.tb.BucketAddr(&x.hint)
 }
 
-// FindEstablished4 looks up the connection of s (h from HashTCP4) and
+// CandidateTCP4 reads the index bucket of x's lookup and returns the
+// address of the entry it most likely finds (0: none).
+func (t *Tracker) CandidateTCP4(x *Established4) uintptr { return t.t4.tb.ReadBucket(&x.hint) }
+
+// PrefetchUseful reports whether prefetching pays (the tables are larger
+// than the caches); evaluate it once per burst.
+func (t *Tracker) PrefetchUseful() bool { return t.t4.tb.PrefetchUseful() || t.t6.tb.PrefetchUseful() }
+
+// FindEstablished4 finishes the lookup BeginTCP4 started for s and
 // reports whether TrackEstablished4 may take s: s carries valid flags
 // without SYN, and its connection exists, has not expired, has seen a
 // reply (so s is ESTABLISHED unless the window checks make it INVALID)
 // and has no ALG helper (Confirm has nothing to do). It changes nothing;
 // when it reports false, Track takes the packet.
-func (t *Tracker) FindEstablished4(now uint32, s *packet.TCP4, h uint64, x *Established4) bool {
+func (t *Tracker) FindEstablished4(now uint32, s *packet.TCP4, x *Established4) bool {
 	if s.Flags&packet.TCPSyn != 0 || !tcpCheckFlags(s.Flags) {
 		return false
 	}
-	k, srcIsB := keyTCP4(s)
-	ref := t.t4.tb.Lookup(k, h)
+	ref := t.t4.tb.LookupHint(x.k, &x.hint)
 	if ref == 0 {
 		return false
 	}
@@ -55,7 +75,7 @@ func (t *Tracker) FindEstablished4(now uint32, s *packet.TCP4, h uint64, x *Esta
 	if flowtable.Expired(e.Expires, now) || e.Flags&(FlagSeenReply|FlagHelper) != FlagSeenReply {
 		return false
 	}
-	x.ref, x.e, x.dir = ref, e, dirOf(srcIsB, e.Flags)
+	x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
 	return true
 }
 
