@@ -105,6 +105,9 @@ func FuzzIPv4(f *testing.F) {
 				t.Fatalf("view of %d bytes, total %d, header %d", len(ip), ip.TotalLength(), ip.HeaderLen())
 			}
 			_ = ip.OptionsValid()
+			if ip.HeaderLen() == IPv4MinSize && headerSum20(ip) != Checksum(ip[:IPv4MinSize], 0) {
+				t.Fatalf("headerSum20 %#x, Checksum %#x", headerSum20(ip), Checksum(ip[:IPv4MinSize], 0))
+			}
 			_, _, _, _ = ip.Source(), ip.Destination(), ip.Payload(), ip.FragmentOffset()
 			if pol == ChecksumVerify {
 				c := append(IPv4(nil), ip...)

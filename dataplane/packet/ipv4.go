@@ -149,7 +149,26 @@ func (b IPv4) Options() []byte { return b[IPv4MinSize:b.HeaderLen()] }
 func (b IPv4) Payload() []byte { return b[b.HeaderLen():] }
 
 // ChecksumValid reports whether the header checksum is correct.
-func (b IPv4) ChecksumValid() bool { return Checksum(b[:b.HeaderLen()], 0) == 0xffff }
+func (b IPv4) ChecksumValid() bool {
+	if len(b) >= IPv4MinSize && b.HeaderLen() == IPv4MinSize {
+		return headerSum20(b) == 0xffff
+	}
+	return Checksum(b[:b.HeaderLen()], 0) == 0xffff
+}
+
+// headerSum20 is Checksum(b[:20], 0), unrolled for the option-less IPv4
+// header every packet carries.
+func headerSum20(b []byte) uint16 {
+	_ = b[19]
+	sum := uint64(binary.BigEndian.Uint32(b[0:])) + uint64(binary.BigEndian.Uint32(b[4:])) +
+		uint64(binary.BigEndian.Uint32(b[8:])) + uint64(binary.BigEndian.Uint32(b[12:])) +
+		uint64(binary.BigEndian.Uint32(b[16:]))
+	sum = sum>>32 + sum&0xffffffff // at most 2^32+3
+	sum = sum>>16 + sum&0xffff     // at most 0x1ffff
+	sum = sum>>16 + sum&0xffff     // at most 0x10000
+	sum = sum>>16 + sum&0xffff
+	return uint16(sum)
+}
 
 // SetChecksum recomputes and stores the header checksum.
 func (b IPv4) SetChecksum() {

@@ -35,11 +35,11 @@ func ParseTCP4(frame []byte, opt Options, s *TCP4) bool {
 	}
 	switch opt.IPv4Checksum {
 	case ChecksumVerify:
-		if Checksum(ip[:IPv4MinSize], 0) != 0xffff {
+		if headerSum20(ip) != 0xffff {
 			return false
 		}
 	case ChecksumVerifyNonZero:
-		if binary.BigEndian.Uint16(ip[ipv4Checksum:]) != 0 && Checksum(ip[:IPv4MinSize], 0) != 0xffff {
+		if binary.BigEndian.Uint16(ip[ipv4Checksum:]) != 0 && headerSum20(ip) != 0xffff {
 			return false
 		}
 	}
