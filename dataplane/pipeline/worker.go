@@ -142,6 +142,9 @@ type Worker struct {
 	fast    [MaxBurst]packet.TCP4
 	isFast  [MaxBurst]bool
 	est     [MaxBurst]conntrack.Established4
+	// accepted counts the fast path's accepted packets of the current
+	// burst, added to the counters once at its end (see established).
+	accepted struct{ packets, bytes uint64 }
 	pf      [MaxBurst]uintptr // addresses to prefetch
 	hashes  [MaxBurst]uint64
 	results [MaxBurst]conntrack.Result
@@ -356,6 +359,7 @@ func (w *Worker) pollBinding(b *Binding) int {
 			ndrop++
 		}
 	}
+	w.countAccepted(b.InIndex)
 	if ntx > 0 {
 		sent := b.Out.TxBurst(b.OutQ, w.txq[:ntx])
 		if sent < ntx {
@@ -653,21 +657,14 @@ func (w *Worker) countRule(rule int32, size uint64) {
 // no connection created).
 func (w *Worker) established(rs *rules.Ruleset, b *Binding, f *port.Frame, dir ctstate.Dir, m rules.Match) Verdict {
 	c := &w.counters
-	if w.observer == nil {
-		// Nobody reads the outcome: count without writing it.
-		w.n++
+	if w.observer == nil && m.Verdict == rules.Accept {
+		// Nobody reads the outcome: count the packet with the burst's
+		// other accepted ones (countAccepted).
 		size := uint64(len(f.Data))
-		c.Packets++
-		c.Bytes += size
-		c.ByState[ctstate.Established]++
-		c.CacheHits++
-		v, reason := VerdictAccept, packet.ReasonNone
-		if m.Verdict != rules.Accept {
-			v, reason = VerdictDrop, packet.ReasonRuleDrop
-		}
+		w.accepted.packets++
+		w.accepted.bytes += size
 		w.countRule(m.Rule, size)
-		w.countVerdict(v, reason, b.InIndex, size)
-		return v
+		return VerdictAccept
 	}
 	o, size := w.begin(rs, b, f)
 	o.Tracked, o.State, o.Dir, o.Rule = true, ctstate.Established, dir, int(m.Rule)
@@ -714,6 +711,27 @@ func (w *Worker) finish(o *Outcome, size uint64) Verdict {
 		w.observer.Observe(o)
 	}
 	return o.Verdict
+}
+
+// countAccepted adds the burst's accepted fast-path packets, which
+// arrived on port inPort, to the counters.
+func (w *Worker) countAccepted(inPort uint16) {
+	a := &w.accepted
+	if a.packets == 0 {
+		return
+	}
+	c := &w.counters
+	w.n += a.packets
+	c.Packets += a.packets
+	c.Bytes += a.bytes
+	c.ByState[ctstate.Established] += a.packets
+	c.CacheHits += a.packets
+	c.ByVerdict[VerdictAccept] += a.packets
+	c.BytesVerdict[VerdictAccept] += a.bytes
+	pi := min(int(inPort), MaxPorts-1)
+	c.PortVerdict[pi][VerdictAccept] += a.packets
+	c.PortVerdictBytes[pi][VerdictAccept] += a.bytes
+	*a = struct{ packets, bytes uint64 }{}
 }
 
 // countVerdict counts a packet of size bytes from port inPort by its

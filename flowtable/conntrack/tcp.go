@@ -452,8 +452,7 @@ func (cfg *tcpConfig) ignore(c *Conn, old TCPState, dir int, seg *tcpSeg, p *pac
 // inWindowDone is the end of nf_conntrack_tcp_packet for an accepted
 // packet: the new state, CLOSE_INIT, the timeout and ASSURED.
 func (cfg *tcpConfig) inWindowDone(c *Conn, x tcpCtx, old, ns TCPState, dir int, seg *tcpSeg, seenReply, assured bool) (tcpAction, uint32, packet.DropReason) {
-	c.setLast(seg.index, dir)
-	c.setTCPState(ns)
+	c.st = uint8(ns)&0x0f | uint8(seg.index)<<4 | uint8(dir)<<7 // setLast and setTCPState at once
 	if old != ns && ns == TCPFinWait {
 		c.df[dir] |= dfCloseInit
 	}
@@ -647,12 +646,13 @@ func (cfg *tcpConfig) inWindow(c *Conn, state TCPState, dir int, seg *tcpSeg, p 
 			c.setLast(c.lastIndex(), dir)
 			c.rfp = fp
 			c.lastEnd = fp16(end)
+			// One write: back-to-back read-modify-writes of one byte
+			// wait on each other's stores.
+			m := c.misc &^ (miscLastWinZero | miscRetrans)
 			if seg.win == 0 {
-				c.misc |= miscLastWinZero
-			} else {
-				c.misc &^= miscLastWinZero
+				m |= miscLastWinZero
 			}
-			c.misc &^= miscRetrans
+			c.misc = m
 		}
 	}
 	return tcpAccept, 0
