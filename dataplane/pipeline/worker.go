@@ -139,18 +139,18 @@ type Worker struct {
 	// fast holds what packet.ParseTCP4 read of the frames the fast path
 	// takes (isFast); their parsed slot is filled only if the fast path
 	// hands them back to the general one.
-	fast    [MaxBurst]packet.TCP4
-	isFast  [MaxBurst]bool
-	est     [MaxBurst]conntrack.Established4
+	fast   [MaxBurst]packet.TCP4
+	isFast [MaxBurst]bool
+	est    [MaxBurst]conntrack.Established4
 	// accepted counts the fast path's accepted packets of the current
 	// burst, added to the counters once at its end (see established).
 	accepted struct{ packets, bytes uint64 }
-	pf      [MaxBurst]uintptr // addresses to prefetch
-	hashes  [MaxBurst]uint64
-	results [MaxBurst]conntrack.Result
-	txq     [MaxBurst]port.Frame
-	drop    [MaxBurst]port.Frame
-	outcome Outcome
+	pf       [MaxBurst]uintptr // addresses to prefetch
+	hashes   [MaxBurst]uint64
+	results  [MaxBurst]conntrack.Result
+	txq      [MaxBurst]port.Frame
+	drop     [MaxBurst]port.Frame
+	outcome  Outcome
 
 	counters Counters
 	n        uint64
