@@ -58,13 +58,15 @@ func (t *Tracker) CandidateTCP4(x *Established4) uintptr { return t.t4.tb.ReadBu
 func (t *Tracker) PrefetchUseful() bool { return t.t4.tb.PrefetchUseful() || t.t6.tb.PrefetchUseful() }
 
 // FindEstablished4 finishes the lookup BeginTCP4 started for s and
-// reports whether TrackEstablished4 may take s: s carries valid flags
-// without SYN, and its connection exists, has not expired, has seen a
-// reply (so s is ESTABLISHED unless the window checks make it INVALID)
-// and has no ALG helper (Confirm has nothing to do). It changes nothing;
-// when it reports false, Track takes the packet.
+// reports whether TrackEstablished4 may take s: s carries valid flags,
+// and its connection exists, has not expired, has seen a reply (so s is
+// ESTABLISHED unless the TCP tracker makes it INVALID), has no ALG helper
+// (Confirm has nothing to do), and is not one a SYN could reopen (a SYN
+// is taken only in the ESTABLISHED TCP state, where it is ignored or
+// INVALID). It changes nothing; when it reports false, Track takes the
+// packet.
 func (t *Tracker) FindEstablished4(now uint32, s *packet.TCP4, x *Established4) bool {
-	if s.Flags&packet.TCPSyn != 0 || !tcpCheckFlags(s.Flags) {
+	if !tcpCheckFlags(s.Flags) {
 		return false
 	}
 	ref := t.t4.tb.LookupHint(x.k, &x.hint)
@@ -72,7 +74,8 @@ func (t *Tracker) FindEstablished4(now uint32, s *packet.TCP4, x *Established4) 
 		return false
 	}
 	e := t.t4.tb.Entry(ref)
-	if flowtable.Expired(e.Expires, now) || e.Flags&(FlagSeenReply|FlagHelper) != FlagSeenReply {
+	if flowtable.Expired(e.Expires, now) || e.Flags&(FlagSeenReply|FlagHelper) != FlagSeenReply ||
+		(s.Flags&packet.TCPSyn != 0 && e.Value.tcpState() != TCPEstablished) {
 		return false
 	}
 	x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
@@ -90,7 +93,7 @@ func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x 
 	if hl := int(s.HeaderLen); hl > packet.TCPMinSize {
 		seg.opts = frame[packet.TCP4Off+packet.TCPMinSize : packet.TCP4Off+hl]
 	}
-	t.t4.tcpExisting(t, now, x.ref, x.e, x.dir, &seg, nil, r)
+	t.t4.tcpExisting(t, now, x.ref, x.e, x.dir, &seg, r)
 	if r.State == ctstate.Invalid {
 		t.stats.invalid[r.Reason]++
 	}

@@ -54,8 +54,19 @@ func tcpPacket(src, dst netip.Addr, sp, dp uint16, s seg) *packet.Parsed {
 	}
 	p.PayloadLen = uint16(s.len)
 	p.IPLen = uint16(20 + int(p.TCP.HeaderLen) + s.len)
+	p.L3Off, p.L4Off = 14, 34
 	if src.Is6() {
 		p.IPLen += 20
+		p.L4Off = 54
+	}
+	// The frame holds the TCP options, which the tracker reads (the rest
+	// of the frame is zeros).
+	p.Frame = make([]byte, int(p.L4Off)+20, int(p.L4Off)+int(p.TCP.HeaderLen))
+	if p.TCP.HasWScale {
+		p.Frame = append(p.Frame, 3, 3, p.TCP.WScale, 1) // window scale, NOP
+	}
+	if p.TCP.SACKPerm {
+		p.Frame = append(p.Frame, 4, 2, 1, 1) // SACK permitted, NOP, NOP
 	}
 	return p
 }

@@ -181,6 +181,14 @@ func fillSeg(s *tcpSeg, seq, ack uint32, win uint16, flags uint8, payload uint16
 	s.end = seq + uint32(payload) + uint32(flags&packet.TCPSyn)>>1 + uint32(flags&packet.TCPFin)
 }
 
+// synOptions reads the window scale (as sent) and SACK-permitted options
+// of the segment (a SYN's, the only ones the tracker reads).
+func (s *tcpSeg) synOptions() (wscale uint8, hasWScale, sackPerm bool) {
+	var info packet.TCPInfo
+	packet.ParseTCPOptions(s.opts, &info)
+	return info.WScale, info.HasWScale, info.SACKPerm
+}
+
 // tcpOpts returns the TCP options of p (nil when there are none or the
 // header is not all in the frame).
 func tcpOpts(p *packet.Parsed) []byte {
@@ -209,7 +217,7 @@ func (cfg *tcpConfig) newState(seg *tcpSeg) TCPState {
 
 // initNew is Linux's tcp_new: it sets up a zeroed Conn from a first packet
 // that newState accepted.
-func (cfg *tcpConfig) initNew(c *Conn, seg *tcpSeg, p *packet.Parsed) {
+func (cfg *tcpConfig) initNew(c *Conn, seg *tcpSeg) {
 	win := uint32(seg.win)
 	if win == 0 {
 		win = 1
@@ -218,7 +226,7 @@ func (cfg *tcpConfig) initNew(c *Conn, seg *tcpSeg, p *packet.Parsed) {
 	c.setMaxWin(0, win)
 	if seg.index == idxSYN {
 		c.setMaxEnd(0, seg.end)
-		tcpOptions(c, 0, p)
+		tcpOptions(c, 0, seg)
 	} else {
 		c.setMaxEnd(0, seg.end+win)
 		// Picked up mid-stream: assume SACK and be liberal in both
@@ -232,18 +240,19 @@ func (cfg *tcpConfig) initNew(c *Conn, seg *tcpSeg, p *packet.Parsed) {
 
 // tcpOptions reads the window scale and SACK-permitted options of a SYN
 // into direction d (Linux's tcp_options: only when options are present).
-func tcpOptions(c *Conn, d int, p *packet.Parsed) {
-	if p.TCP.HeaderLen <= 20 {
+func tcpOptions(c *Conn, d int, seg *tcpSeg) {
+	if len(seg.opts) == 0 {
 		return
 	}
+	ws, hasWS, sackPerm := seg.synOptions()
 	f := c.flags(d) & dfLiberal
 	var s uint8
-	if p.TCP.SACKPerm {
+	if sackPerm {
 		f |= dfSACKPerm
 	}
-	if p.TCP.HasWScale {
+	if hasWS {
 		f |= dfWScale
-		s = min(p.TCP.WScale, 14)
+		s = min(ws, 14)
 	}
 	c.setFlags(d, f)
 	c.setTDScale(d, s)
@@ -295,7 +304,7 @@ type tcpCtx struct {
 // packet is Linux's nf_conntrack_tcp_packet for a packet of an existing
 // (or just created) connection in direction dir. It returns the action,
 // the timeout for tcpAccept, and the drop reason for tcpInvalid.
-func (cfg *tcpConfig) packet(c *Conn, x tcpCtx, dir int, seg *tcpSeg, p *packet.Parsed) (tcpAction, uint32, packet.DropReason) {
+func (cfg *tcpConfig) packet(c *Conn, x tcpCtx, dir int, seg *tcpSeg) (tcpAction, uint32, packet.DropReason) {
 	old := c.tcpState()
 	idx := seg.index
 	ns := tcpTransitions[dir][idx][old]
@@ -311,7 +320,7 @@ func (cfg *tcpConfig) packet(c *Conn, x tcpCtx, dir int, seg *tcpSeg, p *packet.
 		if (c.flags(0)|c.flags(1))&dfCloseInit != 0 || (c.lastDir() == dir && c.lastIndex() == idxRST) {
 			return tcpReopen, 0, 0
 		}
-		return cfg.ignore(c, old, dir, seg, p)
+		return cfg.ignore(c, old, dir, seg)
 	case tcpIG:
 		if idx == idxSYNACK && c.lastIndex() == idxSYN && c.lastDir() != dir && fp16(seg.ack) == c.lastEnd {
 			// This SYN/ACK answers a SYN we ignored: both ends are in
@@ -340,7 +349,7 @@ func (cfg *tcpConfig) packet(c *Conn, x tcpCtx, dir int, seg *tcpSeg, p *packet.
 			c.setTDScale(dir, 0)
 			break
 		}
-		return cfg.ignore(c, old, dir, seg, p)
+		return cfg.ignore(c, old, dir, seg)
 	case tcpIV:
 		return tcpInvalid, 0, packet.ReasonTCPInvalidState
 	case TCPTimeWait:
@@ -398,7 +407,7 @@ func (cfg *tcpConfig) packet(c *Conn, x tcpCtx, dir int, seg *tcpSeg, p *packet.
 		}
 	}
 
-	switch res, reason := cfg.inWindow(c, old, dir, seg, p); res {
+	switch res, reason := cfg.inWindow(c, old, dir, seg); res {
 	case tcpIgnore:
 		return tcpIgnore, 0, 0
 	case tcpInvalid:
@@ -410,7 +419,7 @@ func (cfg *tcpConfig) packet(c *Conn, x tcpCtx, dir int, seg *tcpSeg, p *packet.
 
 // ignore annotates an ignored packet (Linux's TCP_CONNTRACK_IGNORE case) so
 // that a later SYN/ACK or RST can be matched against it.
-func (cfg *tcpConfig) ignore(c *Conn, old TCPState, dir int, seg *tcpSeg, p *packet.Parsed) (tcpAction, uint32, packet.DropReason) {
+func (cfg *tcpConfig) ignore(c *Conn, old TCPState, dir int, seg *tcpSeg) (tcpAction, uint32, packet.DropReason) {
 	c.setLast(seg.index, dir)
 	c.lastEnd = fp16(seg.end)
 	if seg.win == 0 {
@@ -428,12 +437,13 @@ func (cfg *tcpConfig) ignore(c *Conn, old TCPState, dir int, seg *tcpSeg, p *pac
 	if seg.index == idxSYN && dir == 0 {
 		c.misc &^= miscLastWS | miscLastSACKPerm | miscChallenge | miscSimOpen
 		var ws uint8
-		if p.TCP.HeaderLen > 20 {
-			if p.TCP.HasWScale {
+		if len(seg.opts) > 0 {
+			w, hasWS, sackPerm := seg.synOptions()
+			if hasWS {
 				c.misc |= miscLastWS
-				ws = min(p.TCP.WScale, 14)
+				ws = min(w, 14)
 			}
-			if p.TCP.SACKPerm {
+			if sackPerm {
 				c.misc |= miscLastSACKPerm
 			}
 		}
@@ -511,14 +521,14 @@ func (cfg *tcpConfig) handleInvalid(c *Conn, x tcpCtx, dir int, idx tcpIndex, as
 
 // initSender is Linux's tcp_init_sender: a SYN or SYN/ACK (re)starts the
 // sender's window.
-func initSender(c *Conn, s int, end, win uint32, p *packet.Parsed) {
+func initSender(c *Conn, s int, end, win uint32, seg *tcpSeg) {
 	c.setEnd(s, end)
 	c.setMaxEnd(s, end)
 	if win == 0 {
 		win = 1
 	}
 	c.setMaxWin(s, win)
-	tcpOptions(c, s, p)
+	tcpOptions(c, s, seg)
 	r := 1 - s
 	if s == 1 && !(c.flags(s)&dfWScale != 0 && c.flags(r)&dfWScale != 0) {
 		c.setTDScale(s, 0)
@@ -528,7 +538,7 @@ func initSender(c *Conn, s int, end, win uint32, p *packet.Parsed) {
 
 // inWindow is Linux's tcp_in_window: Guido van Rooij's window checks I-IV
 // and the window bookkeeping. It returns tcpAccept, tcpIgnore or tcpInvalid.
-func (cfg *tcpConfig) inWindow(c *Conn, state TCPState, dir int, seg *tcpSeg, p *packet.Parsed) (tcpAction, packet.DropReason) {
+func (cfg *tcpConfig) inWindow(c *Conn, state TCPState, dir int, seg *tcpSeg) (tcpAction, packet.DropReason) {
 	s, r := dir, 1-dir
 	seq, ack, end := seg.seq, seg.ack, seg.end
 	sack := ack
@@ -542,7 +552,7 @@ func (cfg *tcpConfig) inWindow(c *Conn, state TCPState, dir int, seg *tcpSeg, p 
 
 	if c.maxWin(s) == 0 {
 		if syn {
-			initSender(c, s, end, win, p)
+			initSender(c, s, end, win, seg)
 			if !hasAck {
 				// Simultaneous open.
 				return tcpAccept, 0
@@ -567,7 +577,7 @@ func (cfg *tcpConfig) inWindow(c *Conn, state TCPState, dir int, seg *tcpSeg, p 
 	} else if syn && after(end, c.end(s)) && (state == TCPSynSent || state == TCPSynRecv) {
 		// A re-sent SYN (or SYN/ACK) with a higher sequence number
 		// restarts this direction's window.
-		initSender(c, s, end, win, p)
+		initSender(c, s, end, win, seg)
 		if dir == 1 && !hasAck {
 			return tcpAccept, 0
 		}

@@ -204,7 +204,7 @@ func (f *famTable[K]) trackTCP(t *Tracker, now uint32, p *packet.Parsed, k K, sr
 	var seg tcpSeg
 	readSeg(p, &seg)
 	ref, e := f.lookup(t, k, h, now, p.Tuple.Proto)
-	if e != nil && !f.tcpExisting(t, now, ref, e, dirOf(srcIsB, e.Flags), &seg, p, r) {
+	if e != nil && !f.tcpExisting(t, now, ref, e, dirOf(srcIsB, e.Flags), &seg, r) {
 		return
 	}
 	// A new connection.
@@ -217,8 +217,8 @@ func (f *famTable[K]) trackTCP(t *Tracker, now uint32, p *packet.Parsed, k K, sr
 		return
 	}
 	c := &e.Value
-	t.tcp.initNew(c, &seg, p)
-	act, timeout, reason := t.tcp.packet(c, tcpCtx{&e.Flags, &e.Expires, now}, 0, &seg, p)
+	t.tcp.initNew(c, &seg)
+	act, timeout, reason := t.tcp.packet(c, tcpCtx{&e.Flags, &e.Expires, now}, 0, &seg)
 	switch act {
 	case tcpAccept, tcpNoRefresh, tcpIgnore:
 		e.Expires = now + timeout
@@ -242,11 +242,10 @@ func (f *famTable[K]) trackTCP(t *Tracker, now uint32, p *packet.Parsed, k K, sr
 // tcpExisting tracks seg on the entry e (ref) of its connection, in
 // direction dir, and writes the outcome to r. It reports true when the
 // segment reopens the connection: the entry is gone and the segment is
-// to be tracked as the first of a new one. p is read only for a SYN's
-// options (it may be nil for other segments).
-func (f *famTable[K]) tcpExisting(t *Tracker, now uint32, ref flowtable.Ref, e *flowtable.Entry[K, Conn], dir ctstate.Dir, seg *tcpSeg, p *packet.Parsed, r *Result) (reopen bool) {
+// to be tracked as the first of a new one.
+func (f *famTable[K]) tcpExisting(t *Tracker, now uint32, ref flowtable.Ref, e *flowtable.Entry[K, Conn], dir ctstate.Dir, seg *tcpSeg, r *Result) (reopen bool) {
 	st := packetState(e.Flags, dir)
-	act, timeout, reason := t.tcp.packet(&e.Value, tcpCtx{&e.Flags, &e.Expires, now}, int(dir), seg, p)
+	act, timeout, reason := t.tcp.packet(&e.Value, tcpCtx{&e.Flags, &e.Expires, now}, int(dir), seg)
 	switch act {
 	case tcpInvalid:
 		r.State, r.Reason, r.Dir = ctstate.Invalid, reason, dir
