@@ -36,7 +36,7 @@
 //	tcp_be_liberal = false         # accept out-of-window segments
 //	vlan_zones = false             # key connections by VLAN id too
 //	checksum = false               # verify checksums, INVALID when wrong
-//	max_flows = 0                  # 0: derived from dataplane.flow_memory
+//	max_flows = 0                  # table capacity (all workers); 0: what flow_memory holds
 //
 //	[conntrack.timeouts]           # Linux's sysctl names and defaults
 //	tcp_syn_sent = "120s"   tcp_syn_recv = "60s"    tcp_established = "5d"

@@ -100,11 +100,17 @@ func TrackerOptions(cfg *config.Config, workers int) conntrack.Options {
 // DPDK memory) its tables live in.
 func (s *Shared) NewTracker(workers int, mem4, mem6 []byte) (*conntrack.Tracker, error) {
 	o := TrackerOptions(s.Config, workers)
-	if mem4 != nil {
-		o.Mem4, o.Capacity4 = mem4, 0
-	}
-	if mem6 != nil {
-		o.Mem6, o.Capacity6 = mem6, 0
+	// With arenas the tables fill them, unless max_flows sets the
+	// capacity (then bounded by the arena): a table sized to its flows
+	// keeps its index compact, in the caches.
+	o.Mem4, o.Mem6 = mem4, mem6
+	if s.Config.Conntrack.MaxFlows == 0 {
+		if mem4 != nil {
+			o.Capacity4 = 0
+		}
+		if mem6 != nil {
+			o.Capacity6 = 0
+		}
 	}
 	var m conntrack.ExpectationMatcher
 	if s.Expectations != nil {

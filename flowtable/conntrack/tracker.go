@@ -63,7 +63,8 @@ type Options struct {
 	TCPBeLiberal bool // accept out-of-window segments (nf_conntrack_tcp_be_liberal)
 	Timeouts     Timeouts
 	// Capacity4 and Capacity6 are the entries of the IPv4 and IPv6 tables;
-	// 0 sizes a table from Mem4/Mem6.
+	// 0 sizes a table from Mem4/Mem6, and with an arena a capacity is at
+	// most what the arena holds.
 	Capacity4, Capacity6 int
 	// Mem4 and Mem6 are optional arenas (hugepage memory) for the tables;
 	// nil allocates from the Go heap.
@@ -199,6 +200,8 @@ func New(opts Options, expect ExpectationMatcher, helpers []HelperBinding) (*Tra
 		return nil, errors.New("conntrack: helpers are bound but HelperSlots is 0")
 	}
 	t.hp.init(max(opts.HelperSlots, 0))
+	opts.Capacity4 = fitArena[flowtable.Key4](opts.Capacity4, opts.Mem4)
+	opts.Capacity6 = fitArena[flowtable.Key6](opts.Capacity6, opts.Mem6)
 	if t.t4.tb, err = flowtable.New[flowtable.Key4, Conn](flowtable.Config{Capacity: opts.Capacity4, Mem: opts.Mem4}); err != nil {
 		return nil, fmt.Errorf("conntrack: IPv4 table: %w", err)
 	}
@@ -210,6 +213,15 @@ func New(opts Options, expect ExpectationMatcher, helpers []HelperBinding) (*Tra
 	t.t4.onExpire = func(r flowtable.Ref, e *Entry4) { t.expired(packet.FamilyIPv4, r, e.Key.Proto(), e.Flags) }
 	t.t6.onExpire = func(r flowtable.Ref, e *Entry6) { t.expired(packet.FamilyIPv6, r, e.Key.Proto(), e.Flags) }
 	return t, nil
+}
+
+// fitArena bounds a table's capacity by what its arena mem holds (0
+// without an arena stays 0: the table sizes itself from mem).
+func fitArena[K flowtable.Hashable](capacity int, mem []byte) int {
+	if mem == nil || capacity == 0 {
+		return capacity
+	}
+	return min(capacity, flowtable.CapacityFor[K, Conn](int64(len(mem))-63))
 }
 
 // Capacity returns the IPv4 and IPv6 tables' capacities.
