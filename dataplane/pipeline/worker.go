@@ -154,6 +154,10 @@ type Worker struct {
 
 	counters Counters
 	n        uint64
+	// now is the clock of the current poll, read once (clockRead) by
+	// the first binding that receives frames, or by Poll.
+	now       uint32
+	clockRead bool
 
 	defrag  *defrag.Reassembler
 	held    []heldFrame // fragments held for reassembly, oldest first
@@ -220,9 +224,16 @@ func NewWorker(cfg Config, bindings []Binding, tracker *conntrack.Tracker, rules
 // resizes the per-rule counters).
 func (w *Worker) Poll() int {
 	total := 0
+	w.clockRead = false
 	for i := range w.bindings {
 		total += w.pollBinding(&w.bindings[i])
 	}
+	// One sweep step per poll, however many ports it polled (most of
+	// which may have been empty).
+	if !w.cfg.FrameClock && !w.clockRead {
+		w.now = w.clock.NowMillis()
+	}
+	w.tracker.Expire(w.now, w.cfg.ExpireBudget)
 	w.serve()
 	if total == 0 && w.snapSkip > 0 {
 		// Idle: publish what the last bursts counted, so readers are
@@ -256,16 +267,17 @@ func (w *Worker) pollBinding(b *Binding) int {
 	if n == 0 {
 		// Nothing (left) for this worker; frames handed to their owners
 		// still count as received, so a busy reader never looks idle.
-		if !w.cfg.FrameClock {
-			w.tracker.Expire(w.clock.NowMillis(), w.cfg.ExpireBudget)
-		}
 		return received
 	}
 	rs := w.ruleset.Load()
 	w.adoptRuleset(rs)
 	var now uint32
 	if !w.cfg.FrameClock {
-		now = w.clock.NowMillis()
+		// The clock is read once per poll.
+		if !w.clockRead {
+			w.now, w.clockRead = w.clock.NowMillis(), true
+		}
+		now = w.now
 	}
 	link := b.In.LinkType()
 	linker, perFrameLink := b.In.(frameLinker)
@@ -371,7 +383,7 @@ func (w *Worker) pollBinding(b *Binding) int {
 	if ndrop > 0 {
 		b.In.Free(w.drop[:ndrop])
 	}
-	w.tracker.Expire(now, w.cfg.ExpireBudget)
+	w.now = now // the frame clock's latest, for Poll's sweep
 	return received
 }
 
