@@ -45,7 +45,8 @@ bench:
 # changing the packet path.
 pgo:
 	$(GO) test -run '^$$' -bench '^BenchmarkPipeline$$/./^cache=true$$' -benchtime 3s \
-		-cpuprofile cmd/statewalld/default.pgo -o /dev/null ./perf/
+		-cpuprofile cmd/statewalld/default.pgo ./perf/
+	rm -f perf.test
 
 demo: deps build
 	deploy/lab/lab.sh demo
