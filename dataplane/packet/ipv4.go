@@ -159,13 +159,11 @@ func (b IPv4) ChecksumValid() bool {
 // headerSum20 is Checksum(b[:20], 0), unrolled for the option-less IPv4
 // header every packet carries.
 func headerSum20(b []byte) uint16 {
-	_ = b[19]
-	sum := uint64(binary.BigEndian.Uint32(b[0:])) + uint64(binary.BigEndian.Uint32(b[4:])) +
-		uint64(binary.BigEndian.Uint32(b[8:])) + uint64(binary.BigEndian.Uint32(b[12:])) +
-		uint64(binary.BigEndian.Uint32(b[16:]))
-	sum = sum>>32 + sum&0xffffffff // at most 2^32+3
-	sum = sum>>16 + sum&0xffff     // at most 0x1ffff
-	sum = sum>>16 + sum&0xffff     // at most 0x10000
+	x, y := binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])
+	sum := x>>32 + x&0xffffffff + y>>32 + y&0xffffffff + uint64(binary.BigEndian.Uint32(b[16:20]))
+	// sum < 2^35: three 16-bit folds bring it to at most 0xffff.
+	sum = sum>>16 + sum&0xffff // < 2^20
+	sum = sum>>16 + sum&0xffff // <= 0x1000e
 	sum = sum>>16 + sum&0xffff
 	return uint16(sum)
 }
