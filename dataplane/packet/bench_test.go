@@ -26,6 +26,23 @@ func BenchmarkParseIPv4TCP(b *testing.B) {
 	benchParse(b, serialize(b, eth(layers.EthernetTypeIPv4), ip, tcpSyn(ip), gopacket.Payload(make([]byte, 64))), LinkEthernet)
 }
 
+// BenchmarkParseTCP4 reads the same frame as BenchmarkParseIPv4TCP with
+// the fast path's parser (header checksum verified).
+func BenchmarkParseTCP4(b *testing.B) {
+	ip := ip4(layers.IPProtocolTCP)
+	frame := serialize(b, eth(layers.EthernetTypeIPv4), ip, tcpSyn(ip), gopacket.Payload(make([]byte, 64)))
+	opt := Options{IPv4Checksum: ChecksumVerifyNonZero}
+	var s TCP4
+	if !ParseTCP4(frame, opt, &s) {
+		b.Fatal("ParseTCP4 refused the frame")
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		ParseTCP4(frame, opt, &s)
+	}
+}
+
 // BenchmarkParseIPv6ExtTCP parses Ethernet + IPv6 + hop-by-hop +
 // destination options + TCP.
 func BenchmarkParseIPv6ExtTCP(b *testing.B) {
