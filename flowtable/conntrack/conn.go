@@ -80,8 +80,6 @@ const lagMax = 0xffff
 
 func (c *Conn) tcpState() TCPState { return TCPState(c.st & 0x0f) }
 
-func (c *Conn) setTCPState(s TCPState) { c.st = c.st&^0x0f | uint8(s) }
-
 func (c *Conn) lastIndex() tcpIndex { return tcpIndex(c.st >> 4 & 7) }
 
 func (c *Conn) lastDir() int { return int(c.st >> 7) }

@@ -462,7 +462,7 @@ func (cfg *tcpConfig) ignore(c *Conn, old TCPState, dir int, seg *tcpSeg) (tcpAc
 // inWindowDone is the end of nf_conntrack_tcp_packet for an accepted
 // packet: the new state, CLOSE_INIT, the timeout and ASSURED.
 func (cfg *tcpConfig) inWindowDone(c *Conn, x tcpCtx, old, ns TCPState, dir int, seg *tcpSeg, seenReply, assured bool) (tcpAction, uint32, packet.DropReason) {
-	c.st = uint8(ns)&0x0f | uint8(seg.index)<<4 | uint8(dir)<<7 // setLast and setTCPState at once
+	c.st = uint8(ns)&0x0f | uint8(seg.index)<<4 | uint8(dir)<<7 // the state and setLast in one write
 	if old != ns && ns == TCPFinWait {
 		c.df[dir] |= dfCloseInit
 	}
