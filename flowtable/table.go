@@ -154,6 +154,10 @@ type Table[K Hashable, V any] struct {
 	mem      []byte // the memory, kept reachable when Go-allocated
 	size     int64  // bytes of mem the layout uses
 	stats    Stats
+	// Sweep's scratch: the expired entries of one live word (a local
+	// array would be cleared on every call).
+	sweepRefs   [64]Ref
+	sweepHashes [64]uint64
 }
 
 // layout computes a table's geometry for a capacity.
@@ -715,8 +719,7 @@ func (t *Table[K, V]) Sweep(now uint32, budget int, onExpire func(r Ref, e *Entr
 		}
 		// Collect this word's expired entries and prefetch their buckets,
 		// then unlink them: the index misses overlap.
-		var refs [64]Ref
-		var hashes [64]uint64
+		refs, hashes := &t.sweepRefs, &t.sweepHashes
 		n := 0
 		for w != 0 {
 			i := pos + uint32(bits.TrailingZeros64(w))
