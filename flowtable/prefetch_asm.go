@@ -11,8 +11,9 @@ const hasPrefetch = true
 //go:noescape
 func prefetch(addr uintptr)
 
-// PrefetchAll prefetches the cache line of every nonzero address (one call
-// for a whole burst: a call per address costs more than the prefetch).
+// PrefetchAll prefetches the cache line of every address (a batch per
+// call: a call per address costs more than the prefetch). It never
+// faults, whatever the addresses.
 //
 //go:noescape
 func PrefetchAll(addrs []uintptr)

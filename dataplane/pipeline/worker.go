@@ -146,7 +146,7 @@ type Worker struct {
 	// accepted counts the fast path's accepted packets of the current
 	// burst, added to the counters once at its end (see established).
 	accepted struct{ packets, bytes uint64 }
-	pf       [MaxBurst]uintptr // addresses to prefetch
+	pf       prefetcher
 	hashes   [MaxBurst]uint64
 	results  [MaxBurst]conntrack.Result
 	txq      [MaxBurst]port.Frame
@@ -284,7 +284,6 @@ func (w *Worker) pollBinding(b *Binding) int {
 	linker, perFrameLink := b.In.(frameLinker)
 	fast := w.fastPath(link, perFrameLink, rs)
 	prefetch := w.tracker.PrefetchUseful()
-	npf := 0
 
 	// Pass 1: parse every frame, hash and prefetch the tracked ones.
 	for i := 0; i < n; i++ {
@@ -292,8 +291,9 @@ func (w *Worker) pollBinding(b *Binding) int {
 		if w.isFast[i] {
 			w.results[i].Reason = packet.ReasonNone
 			w.moved[i] = false
-			w.pf[npf] = w.tracker.BeginTCP4(&w.fast[i], &w.est[i])
-			npf++
+			if a := w.tracker.BeginTCP4(&w.fast[i], &w.est[i]); prefetch {
+				w.pf.add(a)
+			}
 			continue
 		}
 		p := &w.parsed[i]
@@ -322,18 +322,16 @@ func (w *Worker) pollBinding(b *Binding) int {
 	// The buckets are on their way: now start loading the entries they
 	// point to, so that pass 2 finds both in cache.
 	if prefetch {
-		flowtable.PrefetchAll(w.pf[:npf])
-		npf = 0
+		w.pf.flush()
 		for i := 0; i < n; i++ {
 			switch {
 			case w.isFast[i]:
-				w.pf[npf] = w.tracker.CandidateTCP4(&w.est[i])
-				npf++
+				w.pf.add(w.tracker.CandidateTCP4(&w.est[i]))
 			case w.results[i].Reason == packet.ReasonNone && !w.parsed[i].Fragment.Is && !w.moved[i]:
 				w.tracker.PrefetchEntry(w.hashes[i])
 			}
 		}
-		flowtable.PrefetchAll(w.pf[:npf])
+		w.pf.flush()
 	}
 	if b.Redirect != nil {
 		b.Redirect.flush(b.In, &w.counters)
@@ -530,6 +528,33 @@ func (w *Worker) expireFragments(now uint32) {
 // type (pcapng captures with several interfaces).
 type frameLinker interface {
 	FrameLink(i int) packet.LinkType
+}
+
+// prefetchBatch is how many addresses one prefetch call takes while a
+// pass over the burst runs. A call per address costs more than the
+// prefetch; one call at the end of a pass leaves the first addresses no
+// time to arrive before the next pass reads them: at 1M flows statewalld
+// forwards 20% more in batches of 8 (7.7-7.8 vs 6.5 Mpps, 4 and 8 alike).
+const prefetchBatch = 8
+
+// prefetcher issues a pass's prefetches in batches of prefetchBatch.
+type prefetcher struct {
+	addrs [MaxBurst]uintptr
+	n     int
+}
+
+// add queues addr (0 is harmless: a prefetch never faults).
+func (p *prefetcher) add(addr uintptr) {
+	p.addrs[p.n] = addr
+	if p.n++; p.n%prefetchBatch == 0 {
+		flowtable.PrefetchAll(p.addrs[p.n-prefetchBatch : p.n])
+	}
+}
+
+// flush prefetches what add has not and starts the next pass.
+func (p *prefetcher) flush() {
+	flowtable.PrefetchAll(p.addrs[p.n-p.n%prefetchBatch : p.n])
+	p.n = 0
 }
 
 // fastPath reports whether this burst's frames may take the fast path
