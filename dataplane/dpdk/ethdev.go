@@ -116,6 +116,7 @@ type QueueStats struct {
 // queue is one queue's C state and the Go counters its owner writes.
 type queue struct {
 	q      *C.struct_sw_queue
+	handle C.uintptr_t         // q, for the burst calls
 	frames []C.struct_sw_frame // over q.frames (C memory)
 	tx     []uintptr           // over q.tx_mbufs (C memory)
 	// txDropped is written only by the queue's owner (load+store, no
@@ -261,6 +262,7 @@ func (e *EAL) OpenPort(devargs string, cfg PortConfig) (*Port, error) {
 		}
 		p.queues = append(p.queues, &queue{
 			q:      cq,
+			handle: C.uintptr_t(uintptr(unsafe.Pointer(cq))),
 			frames: unsafe.Slice(cq.frames, cfg.Burst),
 			tx:     unsafe.Slice((*uintptr)(unsafe.Pointer(cq.tx_mbufs)), cfg.Burst),
 		})
@@ -385,7 +387,7 @@ func (p *Port) Done() bool { return false }
 // counted (QueueStats.RxMultiSeg).
 func (p *Port) RxBurst(q int, frames []port.Frame) int {
 	qu := p.queues[q]
-	n := int(C.sw_rx_burst(qu.q, C.uint16_t(min(len(frames), len(qu.frames)))))
+	n := int(C.sw_rx_burst(qu.handle, C.uint16_t(min(len(frames), len(qu.frames)))))
 	cf := qu.frames[:n]
 	frames = frames[:n]
 	for i := range cf {
@@ -411,7 +413,7 @@ func (p *Port) TxBurst(q int, frames []port.Frame) int {
 		if n == 0 {
 			break
 		}
-		got := int(C.sw_tx_burst(qu.q, C.uint16_t(n)))
+		got := int(C.sw_tx_burst(qu.handle, C.uint16_t(n)))
 		sent += got
 		if got < len(chunk) {
 			break

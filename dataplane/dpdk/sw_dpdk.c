@@ -276,7 +276,8 @@ static inline uint16_t sw_fill_frames(struct rte_mbuf **mbufs, uint16_t n, struc
 	return out;
 }
 
-uint16_t sw_rx_burst(struct sw_queue *q, uint16_t n) {
+uint16_t sw_rx_burst(uintptr_t qh, uint16_t n) {
+	struct sw_queue *q = (struct sw_queue *)qh;
 	if (n > q->cap)
 		n = q->cap;
 	uint16_t got = rte_eth_rx_burst(q->port, q->queue, q->rx_mbufs, n);
@@ -285,7 +286,8 @@ uint16_t sw_rx_burst(struct sw_queue *q, uint16_t n) {
 	return sw_fill_frames(q->rx_mbufs, got, q->frames, &q->rx_multiseg);
 }
 
-uint16_t sw_tx_burst(struct sw_queue *q, uint16_t n) {
+uint16_t sw_tx_burst(uintptr_t qh, uint16_t n) {
+	struct sw_queue *q = (struct sw_queue *)qh;
 	if (n > q->cap)
 		n = q->cap;
 	return rte_eth_tx_burst(q->port, q->queue, q->tx_mbufs, n);

@@ -104,8 +104,10 @@ int sw_link_get(uint16_t port, struct sw_link *out);
 
 struct sw_queue *sw_queue_new(uint16_t port, uint16_t queue, uint16_t cap, int socket);
 void sw_queue_free(struct sw_queue *q);
-uint16_t sw_rx_burst(struct sw_queue *q, uint16_t n);
-uint16_t sw_tx_burst(struct sw_queue *q, uint16_t n);
+/* The queue is passed as an integer: a pointer argument costs every
+ * burst a cgo pointer check, and the queue is C memory anyway. */
+uint16_t sw_rx_burst(uintptr_t q, uint16_t n);
+uint16_t sw_tx_burst(uintptr_t q, uint16_t n);
 void sw_free_bulk(uintptr_t *mbufs, unsigned n);
 
 struct sw_ring *sw_ring_new(const char *name, unsigned size, uint16_t cap, int socket);
