@@ -3,6 +3,7 @@ package conntrack
 import (
 	"encoding/binary"
 	"net"
+	"reflect"
 	"testing"
 
 	"github.com/google/gopacket"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/statewall/statewall/dataplane/packet"
 	"github.com/statewall/statewall/dataplane/packet/packettest"
+	"github.com/statewall/statewall/flowtable"
 	"github.com/statewall/statewall/flowtable/ctstate"
 )
 
@@ -145,6 +147,83 @@ func FuzzTrack(f *testing.F) {
 		tr.Flush(nil)
 		if tr.hp.n != 0 {
 			t.Fatalf("%d helper slots leaked", tr.hp.n)
+		}
+	})
+}
+
+// FuzzFastTrack feeds the same frames to two trackers: one takes every
+// segment packet.ParseTCP4 reads through BeginTCP4, FindEstablished4 and
+// TrackEstablished4 when FindEstablished4 allows, the other tracks
+// everything with Track. Every packet must get the same result, and the
+// tables must end up the same, entry by entry.
+func FuzzFastTrack(f *testing.F) {
+	conv := seedConversation(f)
+	f.Add(joinFrames(conv...))
+	// Established segments again, some out of order and repeated.
+	f.Add(joinFrames(conv[0], conv[1], conv[2], conv[3], conv[3], conv[2], conv[5], conv[3], conv[0], conv[6], conv[5]))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		newTracker := func() *Tracker {
+			o := DefaultOptions()
+			o.Capacity4, o.Capacity6 = 1<<12, 1<<10 // no evictions: those depend on the tables' random seeds
+			tr, err := New(o, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tr
+		}
+		general, fast := newTracker(), newTracker()
+		var (
+			p      packet.Parsed
+			s      packet.TCP4
+			x      Established4
+			rg, rf Result
+		)
+		now := uint32(0xfffff000) // wraps during the run
+		for i := 0; len(in) >= 2; i++ {
+			n := int(binary.BigEndian.Uint16(in))
+			in = in[2:]
+			if n > len(in) {
+				n = len(in)
+			}
+			frame := in[:n]
+			in = in[n:]
+			now += uint32(n) * 97
+			if packet.Parse(frame, packet.LinkEthernet, &p) != packet.ReasonNone {
+				continue
+			}
+			general.Track(now, &p, general.Hash(&p), &rg)
+			took := false
+			if packet.ParseTCP4(frame, packet.Options{}, &s) {
+				fast.BeginTCP4(&s, &x)
+				fast.CandidateTCP4(&x)
+				if took = fast.FindEstablished4(now, &s, &x); took {
+					fast.TrackEstablished4(now, &s, frame, &x, &rf)
+				} else {
+					fast.Track(now, &p, x.Hash(), &rf)
+				}
+			} else {
+				fast.Track(now, &p, fast.Hash(&p), &rf)
+			}
+			if rg.State != rf.State || rg.Dir != rf.Dir || rg.Reason != rf.Reason || rg.TCPState != rf.TCPState ||
+				rg.Created != rf.Created || rg.ref != rf.ref {
+				t.Fatalf("frame %d (fast path %v): Track %+v, fast %+v", i, took, rg, rf)
+			}
+			general.Expire(now, 4)
+			fast.Expire(now, 4)
+		}
+		type entry struct {
+			ref flowtable.Ref
+			e   Entry4
+		}
+		entries := func(tr *Tracker) (out []entry) {
+			tr.t4.tb.Range(func(r flowtable.Ref, e *Entry4) bool {
+				out = append(out, entry{r, *e})
+				return true
+			})
+			return out
+		}
+		if g, f := entries(general), entries(fast); !reflect.DeepEqual(g, f) {
+			t.Fatalf("tables differ:\nTrack %+v\nfast  %+v", g, f)
 		}
 	})
 }
