@@ -212,6 +212,33 @@ func (d *decoder) prefixes(cfg *Config, key string, v any, refs bool) []netip.Pr
 }
 
 func (d *decoder) portRanges(cfg *Config, key string, v any, refs bool) []Range {
+	var sets func(k, x string, out *[]Range) bool
+	if refs {
+		sets = func(k, x string, out *[]Range) bool {
+			name, ok := strings.CutPrefix(x, "@")
+			if !ok {
+				return false
+			}
+			set, ok := cfg.PortSets[name]
+			switch {
+			case ok:
+				*out = append(*out, set.Ranges...)
+			case cfg.AddrSets[name].Prefixes != nil:
+				d.errf(k, "set %q holds addresses, not ports", x)
+			default:
+				d.errf(k, "unknown set %q", x)
+			}
+			return true
+		}
+	}
+	return d.numberRanges(key, v, 65535, "port", "port", "a port, range or @set", sets)
+}
+
+// numberRanges decodes a list of numbers up to max and "lo-hi" ranges of
+// them; errors name a number number and a range rangeNoun, and a wrong
+// type says what was expected. word, when not nil, decodes the strings it
+// knows (a set, "untagged") into out and reports whether it did.
+func (d *decoder) numberRanges(key string, v any, max int, number, rangeNoun, expected string, word func(k, x string, out *[]Range) bool) []Range {
 	if v == nil {
 		return nil
 	}
@@ -224,32 +251,23 @@ func (d *decoder) portRanges(cfg *Config, key string, v any, refs bool) []Range 
 		k := elemKey(key, v, i)
 		switch x := e.(type) {
 		case int64:
-			if x < 0 || x > 65535 {
-				d.errf(k, "port %d out of range [0, 65535]", x)
+			if x < 0 || x > int64(max) {
+				d.errf(k, "%s %d out of range [0, %d]", number, x, max)
 				continue
 			}
 			out = append(out, Range{uint16(x), uint16(x)})
 		case string:
-			if name, ok := strings.CutPrefix(x, "@"); ok && refs {
-				set, ok := cfg.PortSets[name]
-				switch {
-				case ok:
-					out = append(out, set.Ranges...)
-				case cfg.AddrSets[name].Prefixes != nil:
-					d.errf(k, "set %q holds addresses, not ports", x)
-				default:
-					d.errf(k, "unknown set %q", x)
-				}
+			if word != nil && word(k, x, &out) {
 				continue
 			}
-			r, err := parseRange(x, 65535)
+			r, err := parseRange(x, max)
 			if err != "" {
-				d.errf(k, "%s", strings.ReplaceAll(err, "value", "port"))
+				d.errf(k, "%s", strings.ReplaceAll(err, "value", rangeNoun))
 				continue
 			}
 			out = append(out, r)
 		default:
-			d.errf(k, "expected a port, range or @set, got %s", typeName(e))
+			d.errf(k, "expected %s, got %s", expected, typeName(e))
 		}
 	}
 	return out
@@ -420,37 +438,12 @@ func (d *decoder) tcpFlags(key string, v any) (mask, value uint8) {
 }
 
 func (d *decoder) vlans(key string, v any) []Range {
-	if v == nil {
-		return nil
-	}
-	var out []Range
-	items := list(v)
-	if len(items) == 0 {
-		d.errf(key, "empty list")
-	}
-	for i, e := range items {
-		k := elemKey(key, v, i)
-		switch x := e.(type) {
-		case int64:
-			if x < 0 || x > 4095 {
-				d.errf(k, "VLAN id %d out of range [0, 4095]", x)
-				continue
-			}
-			out = append(out, Range{uint16(x), uint16(x)})
-		case string:
-			if x == "untagged" {
-				out = append(out, Range{VLANUntagged, VLANUntagged})
-				continue
-			}
-			r, err := parseRange(x, 4095)
-			if err != "" {
-				d.errf(k, "%s", strings.ReplaceAll(err, "value", "VLAN"))
-				continue
-			}
-			out = append(out, r)
-		default:
-			d.errf(k, "expected a VLAN id, range or \"untagged\", got %s", typeName(e))
+	untagged := func(_, x string, out *[]Range) bool {
+		if x != "untagged" {
+			return false
 		}
+		*out = append(*out, Range{VLANUntagged, VLANUntagged})
+		return true
 	}
-	return out
+	return d.numberRanges(key, v, 4095, "VLAN id", "VLAN", "a VLAN id, range or \"untagged\"", untagged)
 }
