@@ -42,6 +42,20 @@ func frameICMPError(t testing.TB, src, dst string, q []byte) []byte {
 	return packettest.Serialize(t, eth, ip, ic, gopacket.Payload(quote))
 }
 
+// splitFrames unpacks a fuzz input that joinFrames packed (a short last
+// length takes what is left).
+func splitFrames(in []byte) [][]byte {
+	var out [][]byte
+	for len(in) >= 2 {
+		n := int(binary.BigEndian.Uint16(in))
+		in = in[2:]
+		n = min(n, len(in))
+		out = append(out, in[:n])
+		in = in[n:]
+	}
+	return out
+}
+
 // joinFrames packs frames as the fuzz input: a 2-byte length, then the frame.
 func joinFrames(frames ...[]byte) []byte {
 	var out []byte
@@ -110,14 +124,8 @@ func FuzzTrack(f *testing.F) {
 		var p packet.Parsed
 		var r Result
 		now := uint32(0xfffff000) // wraps during the run
-		for len(in) >= 2 {
-			n := int(binary.BigEndian.Uint16(in))
-			in = in[2:]
-			if n > len(in) {
-				n = len(in)
-			}
-			frame := in[:n]
-			in = in[n:]
+		for _, frame := range splitFrames(in) {
+			n := len(frame)
 			now += uint32(n) * 97
 			if packet.Parse(frame, packet.LinkEthernet, &p) != packet.ReasonNone {
 				continue
@@ -179,15 +187,8 @@ func FuzzFastTrack(f *testing.F) {
 			rg, rf Result
 		)
 		now := uint32(0xfffff000) // wraps during the run
-		for i := 0; len(in) >= 2; i++ {
-			n := int(binary.BigEndian.Uint16(in))
-			in = in[2:]
-			if n > len(in) {
-				n = len(in)
-			}
-			frame := in[:n]
-			in = in[n:]
-			now += uint32(n) * 97
+		for i, frame := range splitFrames(in) {
+			now += uint32(len(frame)) * 97
 			if packet.Parse(frame, packet.LinkEthernet, &p) != packet.ReasonNone {
 				continue
 			}
