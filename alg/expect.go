@@ -168,12 +168,8 @@ func (x *Expectations) Add(now uint32, e Expectation, maxPerMaster int) packet.D
 	x.mu.Lock()
 	defer x.mu.Unlock()
 
-	for i := x.keyHead[kb]; i != noSlot; i = x.slots[i].keyNext {
-		s := &x.slots[i]
-		if s.key != k {
-			continue
-		}
-		switch {
+	if i := x.find(kb, &k); i != noSlot {
+		switch s := &x.slots[i]; {
 		case expired(now, s.e.Expires):
 			x.unlink(i)
 			x.expired.Add(1)
@@ -184,7 +180,6 @@ func (x *Expectations) Add(now uint32, e Expectation, maxPerMaster int) packet.D
 			x.refused[RefusedClash].Add(1)
 			return packet.ReasonALGExpectFull
 		}
-		break // keys are unique in the table
 	}
 
 	if maxPerMaster > 0 {
@@ -267,24 +262,33 @@ func (x *Expectations) Take(now uint32, t *packet.Tuple, out *Expectation) bool 
 
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for i := x.keyHead[kb]; i != noSlot; i = x.slots[i].keyNext {
-		s := &x.slots[i]
-		if s.key != k {
-			continue
-		}
-		if expired(now, s.e.Expires) {
-			x.unlink(i)
-			x.expired.Add(1)
-			return false
-		}
-		if out != nil {
-			*out = s.e
-		}
-		x.unlink(i)
-		x.matched.Add(1)
-		return true
+	i := x.find(kb, &k)
+	if i == noSlot {
+		return false
 	}
-	return false
+	s := &x.slots[i]
+	if expired(now, s.e.Expires) {
+		x.unlink(i)
+		x.expired.Add(1)
+		return false
+	}
+	if out != nil {
+		*out = s.e
+	}
+	x.unlink(i)
+	x.matched.Add(1)
+	return true
+}
+
+// find returns the slot holding key k, whose hash bucket is kb, or noSlot
+// (keys are unique in the table). The caller holds mu.
+func (x *Expectations) find(kb uint32, k *expKey) int32 {
+	for i := x.keyHead[kb]; i != noSlot; i = x.slots[i].keyNext {
+		if x.slots[i].key == *k {
+			return i
+		}
+	}
+	return noSlot
 }
 
 // Expire removes the expectations that lapsed by now and returns how many.
