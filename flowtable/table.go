@@ -419,7 +419,7 @@ func (t *Table[K, V]) Lookup(k K, hash uint64) Ref {
 // Hint is a Lookup begun ahead of time, for a burst whose cache misses
 // should overlap: Begin computes the home bucket (prefetch BucketAddr),
 // ReadBucket later finds the entry the bucket's first matching tag names
-// (prefetch EntryAddr), and LookupHint finishes it.
+// (prefetch the address it returns), and LookupHint finishes it.
 type Hint struct {
 	bucket uint64
 	tag    uint16
