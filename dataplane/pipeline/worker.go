@@ -744,7 +744,7 @@ func (w *Worker) notTracked(rs *rules.Ruleset, b *Binding, f *port.Frame, v Verd
 }
 
 func (w *Worker) finish(o *Outcome, size uint64) Verdict {
-	w.countVerdict(o.Verdict, o.Reason, o.InPort, size)
+	w.countVerdict(o.Verdict, o.Reason, o.InPort, 1, size)
 	if w.observer != nil {
 		w.observer.Observe(o)
 	}
@@ -764,25 +764,21 @@ func (w *Worker) countAccepted(inPort uint16) {
 	c.Bytes += a.bytes
 	c.ByState[ctstate.Established] += a.packets
 	c.CacheHits += a.packets
-	c.ByVerdict[VerdictAccept] += a.packets
-	c.BytesVerdict[VerdictAccept] += a.bytes
-	pi := min(int(inPort), MaxPorts-1)
-	c.PortVerdict[pi][VerdictAccept] += a.packets
-	c.PortVerdictBytes[pi][VerdictAccept] += a.bytes
+	w.countVerdict(VerdictAccept, packet.ReasonNone, inPort, a.packets, a.bytes)
 	*a = struct{ packets, bytes uint64 }{}
 }
 
-// countVerdict counts a packet of size bytes from port inPort by its
-// verdict (and the reason of one not accepted).
-func (w *Worker) countVerdict(v Verdict, reason packet.DropReason, inPort uint16, size uint64) {
+// countVerdict counts packets packets of bytes bytes in all from port
+// inPort by their verdict (and the reason of ones not accepted).
+func (w *Worker) countVerdict(v Verdict, reason packet.DropReason, inPort uint16, packets, bytes uint64) {
 	c := &w.counters
-	c.ByVerdict[v]++
-	c.BytesVerdict[v] += size
+	c.ByVerdict[v] += packets
+	c.BytesVerdict[v] += bytes
 	pi := min(int(inPort), MaxPorts-1)
-	c.PortVerdict[pi][v]++
-	c.PortVerdictBytes[pi][v] += size
+	c.PortVerdict[pi][v] += packets
+	c.PortVerdictBytes[pi][v] += bytes
 	if v != VerdictAccept {
-		c.ByReason[reason]++
+		c.ByReason[reason] += packets
 	}
 }
 
