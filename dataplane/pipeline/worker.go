@@ -289,7 +289,6 @@ func (w *Worker) pollBinding(b *Binding) int {
 	for i := 0; i < n; i++ {
 		w.isFast[i] = fast && packet.ParseTCP4(frames[i].Data, w.cfg.Parse, &w.fast[i])
 		if w.isFast[i] {
-			w.results[i].Reason = packet.ReasonNone
 			w.moved[i] = false
 			if a := w.tracker.BeginTCP4(&w.fast[i], &w.est[i]); prefetch {
 				w.pf.add(a)
