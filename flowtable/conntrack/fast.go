@@ -86,15 +86,113 @@ func (t *Tracker) FindEstablished4(now uint32, s *packet.TCP4, x *Established4) 
 // read from frame: it updates the connection and writes to r what Track
 // would.
 func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x *Established4, r *Result) {
-	*r = Result{fam: packet.FamilyIPv4, proto: packet.ProtoTCP}
 	t.now = now
 	var seg tcpSeg
 	fillSeg(&seg, s.Seq, s.Ack, s.Window, s.Flags, s.PayloadLen)
 	if hl := int(s.HeaderLen); hl > packet.TCPMinSize {
 		seg.opts = frame[packet.TCP4Off+packet.TCPMinSize : packet.TCP4Off+hl]
 	}
+	e := x.e
+	if timeout, ok := t.tcp.ackEstablished(&e.Value, e.Flags, int(x.dir), &seg); ok {
+		// What tcpExisting does after packet accepts such a segment.
+		e.Expires = now + timeout
+		f := e.Flags&^flowtable.FlagClosing | flowtable.FlagAssured
+		if x.dir == ctstate.Reply {
+			f |= FlagSeenReply
+		}
+		e.Flags = f
+		*r = Result{State: ctstate.Established, Dir: x.dir, TCPState: TCPEstablished,
+			fam: packet.FamilyIPv4, proto: packet.ProtoTCP, ref: x.ref}
+		return
+	}
+	*r = Result{fam: packet.FamilyIPv4, proto: packet.ProtoTCP}
 	t.t4.tcpExisting(t, now, x.ref, x.e, x.dir, &seg, r)
 	if r.State == ctstate.Invalid {
 		t.stats.invalid[r.Reason]++
 	}
+}
+
+// ackEstablished is packet for the commonest segment: a plain ACK (no
+// SYN, FIN or RST) of an ESTABLISHED, replied connection that passes the
+// window checks. It makes the same changes to c as packet, reading and
+// writing each of c's fields once, and returns packet's timeout. For any
+// other segment it changes nothing and reports false: packet decides.
+func (cfg *tcpConfig) ackEstablished(c *Conn, flags uint8, dir int, seg *tcpSeg) (timeout uint32, ok bool) {
+	if seg.index != idxACK || c.tcpState() != TCPEstablished || flags&FlagSeenReply == 0 {
+		return 0, false
+	}
+	s, r := dir, 1-dir
+	endS, endR := c.w[s], c.w[r]
+	maxEndS, maxEndR := c.w[2+s], c.w[2+r]
+	maxWinS, maxWinR := c.w[4+s], c.w[4+r]
+	dfS, dfR := c.df[s], c.df[r]
+	if maxWinS == 0 {
+		return 0, false // the sender's window is not known yet
+	}
+	seq, ack, end := seg.seq, seg.ack, seg.end
+	sack := ack
+	if dfR&dfSACKPerm != 0 {
+		sack = scanSACK(seg.opts, sack)
+	}
+	// inWindow's checks; a segment failing one takes packet's way.
+	maxAckWin := max(maxWinS, maxAckWinConst)
+	if !before(seq, maxEndS+1) || !before(sack, endR+1) ||
+		(maxWinR != 0 && !after(end, endS-maxWinR-1)) || !after(sack, endR-maxAckWin-1) {
+		return 0, false
+	}
+
+	// inWindow's updates.
+	win := uint32(seg.win) << c.tdScale(s)
+	maxWinS = max(maxWinS, win+(sack-ack))
+	if after(end, endS) {
+		if dfR&dfMaxAck != 0 { // setEnd
+			c.lag[r] = clampLag(int64(c.lag[r]) + int64(int32(end-endS)))
+		}
+		endS = end
+		dfS |= dfDataUnack
+	}
+	if dfS&dfMaxAck == 0 || after(ack, endR-uint32(c.lag[s])) { // setMaxAck
+		c.lag[s] = clampLag(int64(int32(endR - ack)))
+		dfS |= dfMaxAck
+	}
+	if maxWinR != 0 && after(end, maxEndS) {
+		maxWinR += end - maxEndS
+	}
+	if after(sack+win, maxEndR-1) {
+		maxEndR = sack + win
+		if win == 0 {
+			maxEndR++
+		}
+	}
+	if ack == endR {
+		dfR &^= dfDataUnack
+	}
+	c.w[s], c.w[2+r], c.w[4+s], c.w[4+r] = endS, maxEndR, maxWinS, maxWinR
+	c.df[s], c.df[r] = dfS, dfR
+	misc := c.misc
+	if fp := segFP(dir, seq, ack, end, seg.win); c.lastDir() == dir && c.rfp == fp {
+		if misc&miscRetrans < miscRetrans {
+			misc++
+		}
+	} else {
+		c.rfp = fp
+		c.lastEnd = fp16(end)
+		misc &^= miscLastWinZero | miscRetrans
+		if seg.win == 0 {
+			misc |= miscLastWinZero
+		}
+	}
+	c.misc = misc
+	// inWindowDone's: the state and the last segment, then the timeout.
+	c.st = uint8(TCPEstablished) | uint8(idxACK)<<4 | uint8(dir)<<7
+	to := &cfg.timeouts
+	switch timeout = to[TCPEstablished]; {
+	case misc&miscRetrans >= tcpMaxRetrans && timeout > to[toRetrans]:
+		timeout = to[toRetrans]
+	case (dfS|dfR)&dfDataUnack != 0 && timeout > to[toUnack]:
+		timeout = to[toUnack]
+	case misc&miscLastWinZero != 0 && timeout > to[toRetrans]:
+		timeout = to[toRetrans]
+	}
+	return timeout, true
 }

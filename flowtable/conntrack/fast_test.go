@@ -1,9 +1,12 @@
 package conntrack
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/statewall/statewall/dataplane/packet"
+	"github.com/statewall/statewall/flowtable"
 )
 
 // TestFastPathTakesEstablishedSegments checks which segments of a
@@ -48,5 +51,98 @@ func TestFastPathTakesEstablishedSegments(t *testing.T) {
 	}
 	if got := step(conv[5]); !got {
 		t.Errorf("FIN: not on the fast path (result %+v)", r)
+	}
+}
+
+// TestAckEstablishedAgreesWithPacket gives ackEstablished and packet the
+// same random connections and segments, concentrated around the window
+// edges: where ackEstablished takes a segment, packet must accept it with
+// the same timeout and leave the connection and its flags the same; where
+// it declines, it must have changed nothing.
+func TestAckEstablishedAgreesWithPacket(t *testing.T) {
+	tr := newTracker(t, nil)
+	cfg := &tr.tcp
+	rng := rand.New(rand.NewPCG(1, 2))
+	near := func(base uint32) uint32 { // base, or somewhere near it
+		switch rng.IntN(4) {
+		case 0:
+			return base + uint32(rng.IntN(5)) - 2
+		case 1:
+			return base + uint32(rng.IntN(1<<17)) - 1<<16
+		case 2:
+			return rng.Uint32()
+		}
+		return base
+	}
+	taken := 0
+	for i := range 200_000 {
+		var c Conn
+		for j := range c.w {
+			c.w[j] = rng.Uint32()
+		}
+		// Coherent windows most of the time: max_end ahead of end.
+		if rng.IntN(4) != 0 {
+			for d := range 2 {
+				c.w[4+d] = uint32(rng.IntN(1 << 20))
+				if rng.IntN(8) == 0 {
+					c.w[4+d] = 0
+				}
+				c.w[2+d] = c.w[d] + uint32(rng.IntN(1<<20))
+			}
+			c.w[1] = c.w[0] + uint32(rng.IntN(1<<24))
+		}
+		c.lag = [2]uint16{uint16(rng.IntN(1 << 16)), uint16(rng.IntN(4))}
+		c.df = [2]uint8{uint8(rng.IntN(256)), uint8(rng.IntN(256))}
+		c.scale = uint8(rng.IntN(256))
+		c.misc = uint8(rng.IntN(256))
+		c.rfp, c.lastEnd = uint8(rng.IntN(4)), uint16(rng.IntN(1<<16))
+		state := TCPEstablished
+		if rng.IntN(16) == 0 {
+			state = TCPState(rng.IntN(NumTCPStates))
+		}
+		c.st = uint8(state) | uint8(rng.IntN(8))<<4 | uint8(rng.IntN(2))<<7
+		flags := FlagSeenReply | uint8(rng.IntN(2))*flowtable.FlagAssured
+		if rng.IntN(16) == 0 {
+			flags = uint8(rng.IntN(256))
+		}
+		dir := rng.IntN(2)
+		s, r := dir, 1-dir
+		tcpFlags := packet.TCPAck | uint8(rng.IntN(2))*packet.TCPPsh
+		if rng.IntN(16) == 0 {
+			tcpFlags = uint8(rng.IntN(64))
+		}
+		var opts []byte
+		if rng.IntN(4) == 0 { // one SACK block
+			opts = []byte{1, 1, 5, 10, 0, 0, 0, 0, 0, 0, 0, 0}
+			binary.BigEndian.PutUint32(opts[8:], near(c.w[r]))
+		}
+		var seg tcpSeg
+		fillSeg(&seg, near(c.w[s]), near(c.w[r]), uint16(rng.IntN(1<<16)), tcpFlags, uint16(rng.IntN(1500)))
+		seg.opts = opts
+		if rng.IntN(8) == 0 {
+			seg.win = 0
+		}
+
+		fc, ff := c, flags
+		gc, gf := c, flags
+		var expires uint32
+		timeout, ok := cfg.ackEstablished(&fc, ff, dir, &seg)
+		act, gTimeout, _ := cfg.packet(&gc, tcpCtx{&gf, &expires, 1000}, dir, &seg)
+		if !ok {
+			if fc != c {
+				t.Fatalf("case %d: declined but changed the connection:\n%+v\n%+v", i, c, fc)
+			}
+			continue
+		}
+		taken++
+		ff |= flowtable.FlagAssured
+		if act != tcpAccept || timeout != gTimeout || fc != gc || ff != gf {
+			t.Fatalf("case %d: ackEstablished %v %d %+v flags %#x, packet %v %d %+v flags %#x (before %+v flags %#x, seg %+v)",
+				i, ok, timeout, fc, ff, act, gTimeout, gc, gf, c, flags, seg)
+		}
+	}
+	t.Logf("ackEstablished took %d of 200000 segments", taken)
+	if taken < 10_000 {
+		t.Errorf("ackEstablished took only %d segments: the test misses its case", taken)
 	}
 }
