@@ -40,10 +40,32 @@ type daemonOptions struct {
 	hup           <-chan os.Signal
 }
 
-// monoClock is the workers' coarse clock: milliseconds since start.
-type monoClock struct{ start time.Time }
+// tickClock is the workers' coarse clock: milliseconds since start,
+// advanced once a millisecond by its own goroutine (as the kernel's
+// jiffies), so that a worker's poll reads one word instead of calling the
+// monotonic clock (a vDSO call, about 1% of a packet's cost at 10 Mpps).
+type tickClock struct {
+	start time.Time
+	ms    atomic.Uint32
+}
 
-func (c monoClock) NowMillis() uint32 { return uint32(time.Since(c.start) / time.Millisecond) }
+func newTickClock() *tickClock { return &tickClock{start: time.Now()} }
+
+func (c *tickClock) NowMillis() uint32 { return c.ms.Load() }
+
+// run advances the clock until ctx ends.
+func (c *tickClock) run(ctx context.Context) {
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.ms.Store(uint32(time.Since(c.start) / time.Millisecond))
+		}
+	}
+}
 
 // ealArgs builds DPDK's EAL arguments: the configured ones, plus a core
 // list (main lcore and worker lcores) and --no-huge when hugepages are
@@ -172,7 +194,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 	if err != nil {
 		return err
 	}
-	clock := monoClock{start: time.Now()}
+	clock := newTickClock()
 	rt := &engine.Runtime{Shared: shared, Reloads: ctrl, Started: time.Now()}
 	for _, p := range ports {
 		rt.PortList = append(rt.PortList, engine.PortHandle{
@@ -377,6 +399,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 	// The control goroutine's services.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	go clock.run(runCtx)
 	go ctrl.Run(runCtx)
 	if cfg.Metrics.Listen != "" {
 		reg := prometheus.NewRegistry()
