@@ -93,7 +93,7 @@ func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x 
 		seg.opts = frame[packet.TCP4Off+packet.TCPMinSize : packet.TCP4Off+hl]
 	}
 	e := x.e
-	if timeout, ok := t.tcp.ackEstablished(&e.Value, e.Flags, int(x.dir), &seg); ok {
+	if timeout, ok := t.tcp.ackEstablished(&e.Value, e.Flags, int(x.dir), &seg, sackOf(&e.Value, int(x.dir), &seg)); ok {
 		// What tcpExisting does after packet accepts such a segment.
 		e.Expires = now + timeout
 		f := e.Flags&^flowtable.FlagClosing | flowtable.FlagAssured
@@ -117,22 +117,24 @@ func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x 
 // window checks. It makes the same changes to c as packet, reading and
 // writing each of c's fields once, and returns packet's timeout. For any
 // other segment it changes nothing and reports false: packet decides.
-func (cfg *tcpConfig) ackEstablished(c *Conn, flags uint8, dir int, seg *tcpSeg) (timeout uint32, ok bool) {
+//
+// sack is the segment's ACK raised to its highest SACK edge when the
+// receiver allowed SACK (sackOf): the caller scans the options, so that
+// this function calls nothing and keeps its values in registers.
+func (cfg *tcpConfig) ackEstablished(c *Conn, flags uint8, dir int, seg *tcpSeg, sack uint32) (timeout uint32, ok bool) {
 	if seg.index != idxACK || c.tcpState() != TCPEstablished || flags&FlagSeenReply == 0 {
 		return 0, false
 	}
-	s, r := dir, 1-dir
+	// Masked, so that the compiler drops the bounds checks.
+	s := uint(dir) & 1
+	r := s ^ 1
+	seq, ack, end := seg.seq, seg.ack, seg.end
 	endS, endR := c.w[s], c.w[r]
 	maxEndS, maxEndR := c.w[2+s], c.w[2+r]
 	maxWinS, maxWinR := c.w[4+s], c.w[4+r]
 	dfS, dfR := c.df[s], c.df[r]
 	if maxWinS == 0 {
 		return 0, false // the sender's window is not known yet
-	}
-	seq, ack, end := seg.seq, seg.ack, seg.end
-	sack := ack
-	if dfR&dfSACKPerm != 0 {
-		sack = scanSACK(seg.opts, sack)
 	}
 	// inWindow's checks; a segment failing one takes packet's way.
 	maxAckWin := max(maxWinS, maxAckWinConst)
@@ -142,7 +144,7 @@ func (cfg *tcpConfig) ackEstablished(c *Conn, flags uint8, dir int, seg *tcpSeg)
 	}
 
 	// inWindow's updates.
-	win := uint32(seg.win) << c.tdScale(s)
+	win := uint32(seg.win) << (c.scale >> (4 * s) & 0x0f) // tdScale
 	maxWinS = max(maxWinS, win+(sack-ack))
 	if after(end, endS) {
 		if dfR&dfMaxAck != 0 { // setEnd
@@ -195,4 +197,13 @@ func (cfg *tcpConfig) ackEstablished(c *Conn, flags uint8, dir int, seg *tcpSeg)
 		timeout = to[toRetrans]
 	}
 	return timeout, true
+}
+
+// sackOf is the ACK of seg (in direction dir of c) as inWindow reads it:
+// raised to the highest SACK edge when the receiver allowed SACK.
+func sackOf(c *Conn, dir int, seg *tcpSeg) uint32 {
+	if len(seg.opts) != 0 && c.df[1-dir&1]&dfSACKPerm != 0 {
+		return scanSACK(seg.opts, seg.ack)
+	}
+	return seg.ack
 }

@@ -126,7 +126,7 @@ func TestAckEstablishedAgreesWithPacket(t *testing.T) {
 		fc, ff := c, flags
 		gc, gf := c, flags
 		var expires uint32
-		timeout, ok := cfg.ackEstablished(&fc, ff, dir, &seg)
+		timeout, ok := cfg.ackEstablished(&fc, ff, dir, &seg, sackOf(&fc, dir, &seg))
 		act, gTimeout, _ := cfg.packet(&gc, tcpCtx{&gf, &expires, 1000}, dir, &seg)
 		if !ok {
 			if fc != c {
@@ -145,4 +145,54 @@ func TestAckEstablishedAgreesWithPacket(t *testing.T) {
 	if taken < 10_000 {
 		t.Errorf("ackEstablished took only %d segments: the test misses its case", taken)
 	}
+}
+
+// BenchmarkAckEstablished is the TCP tracker's cost for the commonest
+// segment alone: data one way and its ACK the other, the window moving,
+// on 64 connections in turn (all in L1, none waiting on its last update).
+func BenchmarkAckEstablished(b *testing.B) {
+	tr := newTracker(b, nil)
+	cfg := &tr.tcp
+	const conns = 64
+	var (
+		cs        [conns]Conn
+		flags     [conns]uint8
+		data, ack [conns]tcpSeg
+		expires   uint32
+	)
+	for i := range conns {
+		c, f := &cs[i], &flags[i]
+		ctx := tcpCtx{f, &expires, 1000}
+		var s tcpSeg
+		fillSeg(&s, 1000, 0, 64240, packet.TCPSyn, 0)
+		cfg.initNew(c, &s)
+		cfg.packet(c, ctx, 0, &s)
+		fillSeg(&s, 5000, 1001, 64240, packet.TCPSyn|packet.TCPAck, 0)
+		cfg.packet(c, ctx, 1, &s)
+		*f |= FlagSeenReply
+		fillSeg(&s, 1001, 5001, 64240, packet.TCPAck, 0)
+		cfg.packet(c, ctx, 0, &s)
+		if c.tcpState() != TCPEstablished {
+			b.Fatalf("handshake left %v", c.tcpState())
+		}
+		fillSeg(&data[i], 1001, 5001, 64240, packet.TCPAck|packet.TCPPsh, 100)
+		fillSeg(&ack[i], 5001, 1101, 64240, packet.TCPAck, 0)
+	}
+	b.ResetTimer()
+	for range b.N {
+		for i := range conns {
+			if _, ok := cfg.ackEstablished(&cs[i], flags[i], 0, &data[i], data[i].ack); !ok {
+				b.Fatal("data declined")
+			}
+		}
+		for i := range conns {
+			if _, ok := cfg.ackEstablished(&cs[i], flags[i], 1, &ack[i], ack[i].ack); !ok {
+				b.Fatal("ACK declined")
+			}
+			data[i].seq += 100
+			data[i].end += 100
+			ack[i].ack += 100
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*conns*b.N), "ns/seg")
 }
