@@ -157,6 +157,9 @@ type Worker struct {
 
 	counters Counters
 	n        uint64
+	// tag is the verdict-cache tag of the ruleset generation the
+	// counters follow (set by adoptRuleset, which every burst calls).
+	tag uint32
 	// now is the clock of the current poll, read once (clockRead) by
 	// the first binding that receives frames, or by Poll.
 	now       uint32
@@ -813,7 +816,7 @@ func (w *Worker) classify(rs *rules.Ruleset, p *packet.Parsed, o *Outcome, res *
 			return m, true
 		}
 	}
-	tag := cacheTag(rs.Generation)
+	tag := w.tag
 	valid := uint32(1) << (cacheValidShift + 1 - uint(o.Dir)) // original: bit 19, reply: bit 18
 	m := rs.Classify(p, o.State, o.Dir, inPort)
 	if slot != nil && m.Cacheable && !m.Log && m.Rule < cachePolicyRule { // logged packets are each classified
@@ -840,7 +843,7 @@ func (w *Worker) cached(rs *rules.Ruleset, word uint32, dir ctstate.Dir) (rules.
 	if word&valid == 0 {
 		return rules.Match{}, false
 	}
-	current := word>>cacheTagShift == cacheTag(rs.Generation)
+	current := word>>cacheTagShift == w.tag
 	if !current && !rs.KeepVerdicts {
 		return rules.Match{}, false
 	}
@@ -862,6 +865,7 @@ func (w *Worker) adoptRuleset(rs *rules.Ruleset) {
 	}
 	n := len(rs.Rules()) + 1
 	c.RulesGeneration = rs.Generation
+	w.tag = cacheTag(rs.Generation)
 	c.RulePackets = make([]uint64, n)
 	c.RuleBytes = make([]uint64, n)
 }
