@@ -34,11 +34,17 @@ type Ref uint32
 // (24.8 days) from now.
 func Expired(expires, now uint32) bool { return int32(expires-now) <= 0 }
 
-// Hashable is the constraint on keys: comparable, pointer-free, with a hash.
+// Hashable is the constraint on keys: comparable, pointer-free, with a
+// hash. The last four bytes of a key never hold deadKeyTail (Key4 and Key6
+// end with Meta, whose protocol byte leaves the top byte zero): a freed
+// entry's key ends with it, so that it equals no key.
 type Hashable interface {
 	comparable
 	Hash() uint64
 }
+
+// deadKeyTail ends the key of a freed entry (see Hashable).
+const deadKeyTail = 0xffffffff
 
 // Geometry of the index.
 const (
@@ -452,7 +458,9 @@ func (t *Table[K, V]) ReadBucket(h *Hint) uintptr {
 // LookupHint is Lookup for a key whose lookup h began (the table may have
 // changed since: the candidate is checked).
 func (t *Table[K, V]) LookupHint(k K, h *Hint) Ref {
-	if r := h.cand; r != 0 && uint32(r-1) < t.capacity && t.isLive(r) && t.entry(r).Key == k {
+	// A free entry's key ends in deadKeyTail: it equals no key, so the
+	// candidate needs no look at the live bitmap (a cache line more).
+	if r := h.cand; r != 0 && uint32(r-1) < t.capacity && t.entry(r).Key == k {
 		return r
 	}
 	return t.lookupFrom(k, h.bucket, h.tag)
@@ -692,6 +700,7 @@ func (t *Table[K, V]) unlinkHashed(r Ref, e *Entry[K, V], hash uint64) {
 func (t *Table[K, V]) release(r Ref, e *Entry[K, V]) {
 	i := uint32(r - 1)
 	t.live[i/64] &^= 1 << (i % 64)
+	*(*uint32)(unsafe.Add(unsafe.Pointer(&e.Key), unsafe.Sizeof(e.Key)-4)) = deadKeyTail
 	*(*uint32)(unsafe.Pointer(e)) = uint32(t.free)
 	t.free = r
 	t.n--

@@ -751,3 +751,51 @@ func TestBucketMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupHintAfterDelete checks that a hint whose candidate entry was
+// deleted (and perhaps reused) after ReadBucket finds the key's current
+// entry or none, never the freed one: a freed entry's key ends in
+// deadKeyTail, which no key does.
+func TestLookupHintAfterDelete(t *testing.T) {
+	tb := newTable(t, 64)
+	// A is 0, what Delete writes over a freed entry's first word (the
+	// free list's end): without deadKeyTail the freed key would still
+	// equal k.
+	k := NewKey4(0, 192<<24|2<<8|1, 1024, 443, packet.ProtoTCP, 0)
+	r, _ := tb.Insert(k, k.Hash(), 1000)
+	var h Hint
+	tb.Begin(k.Hash(), &h)
+	if tb.ReadBucket(&h) == 0 {
+		t.Fatal("ReadBucket found no candidate for an inserted key")
+	}
+	tb.Delete(r)
+	if got := tb.LookupHint(k, &h); got != 0 {
+		t.Fatalf("LookupHint after Delete: %d, want 0", got)
+	}
+	// The freed entry is reused for another key, then k comes back.
+	k2 := key(2)
+	if r2, _ := tb.Insert(k2, k2.Hash(), 1000); r2 != r {
+		t.Fatalf("the free entry %d was not reused (got %d)", r, r2)
+	}
+	if got := tb.LookupHint(k, &h); got != 0 {
+		t.Fatalf("LookupHint with the entry reused: %d, want 0", got)
+	}
+	r3, _ := tb.Insert(k, k.Hash(), 1000)
+	if got := tb.LookupHint(k, &h); got != r3 {
+		t.Fatalf("LookupHint after reinsertion: %d, want %d", got, r3)
+	}
+}
+
+// TestKeysNeverEndDead checks the layout deadKeyTail relies on: Key4 and
+// Key6 end with Meta, whose top byte is zero for every protocol and zone.
+func TestKeysNeverEndDead(t *testing.T) {
+	if off := unsafe.Offsetof(Key4{}.Meta); off != unsafe.Sizeof(Key4{})-4 {
+		t.Errorf("Key4.Meta at %d: not the last four bytes", off)
+	}
+	if off := unsafe.Offsetof(Key6{}.Meta); off != unsafe.Sizeof(Key6{})-4 {
+		t.Errorf("Key6.Meta at %d: not the last four bytes", off)
+	}
+	if m := NewKey4(0, 0, 0, 0, 0xff, 0xffff).Meta; m == deadKeyTail {
+		t.Errorf("the largest Meta is deadKeyTail")
+	}
+}
