@@ -53,16 +53,19 @@ func newTickClock() *tickClock { return &tickClock{start: time.Now()} }
 
 func (c *tickClock) NowMillis() uint32 { return c.ms.Load() }
 
-// run advances the clock until ctx ends.
-func (c *tickClock) run(ctx context.Context) {
-	t := time.NewTicker(time.Millisecond)
+// tick advances the clock to now (every calls it once a millisecond).
+func (c *tickClock) tick() { c.ms.Store(uint32(time.Since(c.start) / time.Millisecond)) }
+
+// every calls fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			c.ms.Store(uint32(time.Since(c.start) / time.Millisecond))
+			fn()
 		}
 	}
 }
@@ -399,7 +402,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 	// The control goroutine's services.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go clock.run(runCtx)
+	go every(runCtx, time.Millisecond, clock.tick)
 	go ctrl.Run(runCtx)
 	if cfg.Metrics.Listen != "" {
 		reg := prometheus.NewRegistry()
@@ -425,18 +428,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 	}
 	go logPackets(runCtx, logger, logCh, shared)
 	if x := shared.Expectations; x != nil {
-		go func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-runCtx.Done():
-					return
-				case <-t.C:
-					x.Expire(clock.NowMillis())
-				}
-			}
-		}()
+		go every(runCtx, time.Second, func() { x.Expire(clock.NowMillis()) })
 	}
 
 	// Workers: one goroutine each, locked to its OS thread and pinned.
