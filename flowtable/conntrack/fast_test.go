@@ -7,6 +7,7 @@ import (
 
 	"github.com/statewall/statewall/dataplane/packet"
 	"github.com/statewall/statewall/flowtable"
+	"github.com/statewall/statewall/flowtable/ctstate"
 )
 
 // TestFastPathTakesEstablishedSegments checks which segments of a
@@ -30,7 +31,9 @@ func TestFastPathTakesEstablishedSegments(t *testing.T) {
 		}
 		tr.BeginTCP4(&s, &x)
 		if tr.FindEstablished4(now, &s, &x) {
-			tr.TrackEstablished4(now, &s, frame, &x, &r)
+			if tr.TrackEstablished4(now, &s, frame, &x, &r) {
+				r = Result{State: ctstate.Established, Dir: x.Dir()}
+			}
 			return true
 		}
 		if packet.Parse(frame, packet.LinkEthernet, &p) != packet.ReasonNone {
