@@ -139,13 +139,11 @@ type Worker struct {
 	frames [MaxBurst]port.Frame
 	moved  [MaxBurst]bool // handed to another worker in pass 1
 	parsed [MaxBurst]packet.Parsed
-	// fast and udp hold what packet.ParseTCP4 or ParseUDP4 (isUDP) read
-	// of the frames the fast path takes (isFast); their parsed slot is
-	// filled only if the fast path hands them back to the general one.
+	// fast holds what packet.ParseTCP4 read of the frames the fast path
+	// takes (isFast); their parsed slot is filled only if the fast path
+	// hands them back to the general one.
 	fast   [MaxBurst]packet.TCP4
-	udp    [MaxBurst]packet.UDP4
 	isFast [MaxBurst]bool
-	isUDP  [MaxBurst]bool
 	est    [MaxBurst]conntrack.Established4
 	// accepted counts the fast path's accepted packets of the current
 	// burst, added to the counters once at its end (see established).
@@ -296,15 +294,8 @@ func (w *Worker) pollBinding(b *Binding) int {
 	for i := 0; i < n; i++ {
 		w.isFast[i] = fast && packet.ParseTCP4(frames[i].Data, w.cfg.Parse, &w.fast[i])
 		if w.isFast[i] {
-			w.moved[i], w.isUDP[i] = false, false
+			w.moved[i] = false
 			if a := w.tracker.BeginTCP4(&w.fast[i], &w.est[i]); prefetch {
-				w.pf.add(a)
-			}
-			continue
-		}
-		if fast && packet.ParseUDP4(frames[i].Data, w.cfg.Parse, &w.udp[i]) {
-			w.moved[i], w.isFast[i], w.isUDP[i] = false, true, true
-			if a := w.tracker.BeginUDP4(&w.udp[i], &w.est[i]); prefetch {
 				w.pf.add(a)
 			}
 			continue
@@ -339,7 +330,7 @@ func (w *Worker) pollBinding(b *Binding) int {
 		for i := 0; i < n; i++ {
 			switch {
 			case w.isFast[i]:
-				w.pf.add(w.tracker.Candidate4(&w.est[i]))
+				w.pf.add(w.tracker.CandidateTCP4(&w.est[i]))
 			case w.results[i].Reason == packet.ReasonNone && !w.parsed[i].Fragment.Is && !w.moved[i]:
 				w.tracker.PrefetchEntry(w.hashes[i])
 			}
@@ -366,11 +357,7 @@ func (w *Worker) pollBinding(b *Binding) int {
 		}
 		var v Verdict
 		if w.isFast[i] {
-			if w.isUDP[i] {
-				v = w.processUDP4(now, b, rs, i, f)
-			} else {
-				v = w.processTCP4(now, b, rs, i, f)
-			}
+			v = w.processTCP4(now, b, rs, i, f)
 		} else if p := &w.parsed[i]; w.results[i].Reason == packet.ReasonNone && p.Fragment.Is {
 			v = w.fragment(now, b, rs, i, f)
 		} else {
@@ -594,35 +581,12 @@ func (w *Worker) processTCP4(now uint32, b *Binding, rs *rules.Ruleset, i int, f
 				return w.established(rs, b, f, x.Dir(), m)
 			}
 			// INVALID: the ruleset decides on the whole packet.
-			return w.general(now, b, rs, i, f, true)
+			packet.ParseWith(f.Data, packet.LinkEthernet, w.cfg.Parse, &w.parsed[i])
+			return w.process(now, b, rs, &w.parsed[i], res, f, x.Hash(), true)
 		}
 	}
-	return w.general(now, b, rs, i, f, false)
-}
-
-// processUDP4 is processTCP4 for frame i, which packet.ParseUDP4 read: a
-// datagram of a replied connection whose verdict is cached is tracked and
-// decided without the whole parse (it is ESTABLISHED).
-func (w *Worker) processUDP4(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
-	x := &w.est[i]
-	if w.tracker.FindEstablishedUDP4(now, x) {
-		if m, ok := w.cached(rs, *x.Cache(), x.Dir()); ok && m.Verdict != rules.Reject {
-			w.tracker.TrackEstablishedUDP4(now, x)
-			return w.established(rs, b, f, x.Dir(), m)
-		}
-	}
-	return w.general(now, b, rs, i, f, false)
-}
-
-// general parses fast-path frame i whole and decides it on the general
-// path; tracked says that its result slot holds the tracker's outcome
-// already (the fast path found it INVALID).
-func (w *Worker) general(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame, tracked bool) Verdict {
-	res := &w.results[i]
-	if r := packet.ParseWith(f.Data, packet.LinkEthernet, w.cfg.Parse, &w.parsed[i]); !tracked {
-		res.Reason = r
-	}
-	return w.process(now, b, rs, &w.parsed[i], res, f, w.est[i].Hash(), tracked)
+	res.Reason = packet.ParseWith(f.Data, packet.LinkEthernet, w.cfg.Parse, &w.parsed[i])
+	return w.process(now, b, rs, &w.parsed[i], res, f, x.Hash(), false)
 }
 
 // process decides one frame's fate. tracked says that res already holds

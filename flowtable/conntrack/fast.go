@@ -6,18 +6,15 @@ import (
 	"github.com/statewall/statewall/flowtable/ctstate"
 )
 
-// The fast path takes the most common packets, a segment of a replied
-// IPv4 TCP connection read by packet.ParseTCP4 and a datagram of a replied
-// IPv4 UDP connection read by packet.ParseUDP4, without a packet.Parsed.
-// In the burst's passes: BeginTCP4 or BeginUDP4 (prefetch the bucket
-// address it returns), Candidate4 (prefetch the entry address), then
-// FindEstablished4 or FindEstablishedUDP4, which change nothing, and
-// TrackEstablished4 or TrackEstablishedUDP4, which are Track's own code
-// for an existing connection. Whatever the Find functions decline goes to
-// Track.
+// The fast path takes the most common packet, a segment of a replied IPv4
+// TCP connection read by packet.ParseTCP4, without a packet.Parsed. In the
+// burst's passes: BeginTCP4 (prefetch the bucket address it returns),
+// CandidateTCP4 (prefetch the entry address), then FindEstablished4, which
+// changes nothing, and TrackEstablished4, which is Track's own code for an
+// existing connection. Whatever FindEstablished4 declines goes to Track.
 
-// Established4 is a packet's lookup and the connection FindEstablished4
-// or FindEstablishedUDP4 found for it.
+// Established4 is a segment's lookup and the connection FindEstablished4
+// found for it.
 type Established4 struct {
 	k      flowtable.Key4
 	srcIsB bool
@@ -47,25 +44,14 @@ func keyTCP4(s *packet.TCP4) (flowtable.Key4, bool) {
 // packet.ParseTCP4 read, and returns the address of its index bucket.
 func (t *Tracker) BeginTCP4(s *packet.TCP4, x *Established4) uintptr {
 	x.k, x.srcIsB = keyTCP4(s)
-	return t.begin4(x)
-}
-
-// BeginUDP4 is BeginTCP4 for a datagram packet.ParseUDP4 read.
-func (t *Tracker) BeginUDP4(s *packet.UDP4, x *Established4) uintptr {
-	x.k, x.srcIsB = flowtable.MakeKey4Addr(s.Src, s.Dst, s.SrcPort, s.DstPort, packet.ProtoUDP, 0)
-	return t.begin4(x)
-}
-
-// begin4 hashes x's key, begins its lookup and returns its bucket's address.
-func (t *Tracker) begin4(x *Established4) uintptr {
 	x.hash = x.k.Hash()
 	t.t4.tb.Begin(x.hash, &x.hint)
 	return t.t4.tb.BucketAddr(&x.hint)
 }
 
-// Candidate4 reads the index bucket of x's lookup and returns the address
-// of the entry it most likely finds (0: none).
-func (t *Tracker) Candidate4(x *Established4) uintptr { return t.t4.tb.ReadBucket(&x.hint) }
+// CandidateTCP4 reads the index bucket of x's lookup and returns the
+// address of the entry it most likely finds (0: none).
+func (t *Tracker) CandidateTCP4(x *Established4) uintptr { return t.t4.tb.ReadBucket(&x.hint) }
 
 // PrefetchUseful reports whether prefetching pays (the tables are larger
 // than the caches); evaluate it once per burst.
@@ -83,40 +69,17 @@ func (t *Tracker) FindEstablished4(now uint32, s *packet.TCP4, x *Established4) 
 	if !tcpCheckFlags(s.Flags) {
 		return false
 	}
-	e := t.findReplied4(now, x)
-	return e != nil && (s.Flags&packet.TCPSyn == 0 || e.Value.tcpState() == TCPEstablished)
-}
-
-// FindEstablishedUDP4 is FindEstablished4 for a datagram BeginUDP4 began:
-// it reports whether TrackEstablishedUDP4 may take it (its connection
-// exists, has not expired, has seen a reply and has no ALG helper).
-func (t *Tracker) FindEstablishedUDP4(now uint32, x *Established4) bool {
-	return t.findReplied4(now, x) != nil
-}
-
-// findReplied4 finishes x's lookup and returns the entry when it exists,
-// has not expired, has seen a reply and has no helper (nil otherwise),
-// with x's ref, entry and direction set.
-func (t *Tracker) findReplied4(now uint32, x *Established4) *Entry4 {
 	ref := t.t4.tb.LookupHint(x.k, &x.hint)
 	if ref == 0 {
-		return nil
+		return false
 	}
 	e := t.t4.tb.Entry(ref)
-	if flowtable.Expired(e.Expires, now) || e.Flags&(FlagSeenReply|FlagHelper) != FlagSeenReply {
-		return nil
+	if flowtable.Expired(e.Expires, now) || e.Flags&(FlagSeenReply|FlagHelper) != FlagSeenReply ||
+		(s.Flags&packet.TCPSyn != 0 && e.Value.tcpState() != TCPEstablished) {
+		return false
 	}
 	x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
-	return e
-}
-
-// TrackEstablishedUDP4 is Track for a datagram FindEstablishedUDP4
-// accepted: it updates the connection as Track would. The datagram is
-// ESTABLISHED, in direction x.Dir().
-func (t *Tracker) TrackEstablishedUDP4(now uint32, x *Established4) {
-	t.now = now
-	e := x.e
-	udpExisting(t, now, &e.Flags, &e.Expires, &e.Value, x.dir)
+	return true
 }
 
 // TrackEstablished4 is Track for a segment FindEstablished4 accepted,

@@ -295,26 +295,20 @@ func (f *famTable[K]) trackUDP(t *Tracker, now uint32, p *packet.Parsed, k K, sr
 	}
 	dir := dirOf(srcIsB, e.Flags)
 	r.State, r.Dir, r.ref = packetState(e.Flags, dir), dir, ref
-	udpExisting(t, now, &e.Flags, &e.Expires, &e.Value, dir)
-}
-
-// udpExisting tracks a UDP packet on its connection's entry (flags,
-// expiry, value) in direction dir, as Linux's nf_conntrack_udp_packet:
-// replied and still active two seconds after creation is a stream:
-// ASSURED, with the longer timeout.
-func udpExisting(t *Tracker, now uint32, flags *uint8, expires *uint32, c *Conn, dir ctstate.Dir) {
-	if *flags&FlagSeenReply != 0 {
+	// Linux's nf_conntrack_udp_packet: replied and still active two
+	// seconds after creation is a stream: ASSURED, longer timeout.
+	if e.Flags&FlagSeenReply != 0 {
 		timeout := t.to.udp
-		if after(now, c.created()+2000) {
+		if after(now, e.Value.created()+2000) {
 			timeout = t.to.udpStream
-			*flags |= flowtable.FlagAssured
+			e.Flags |= flowtable.FlagAssured
 		}
-		*expires = now + timeout
+		e.Expires = now + timeout
 	} else {
-		*expires = now + t.to.udp
+		e.Expires = now + t.to.udp
 	}
 	if dir == ctstate.Reply {
-		*flags |= FlagSeenReply
+		e.Flags |= FlagSeenReply
 	}
 }
 
