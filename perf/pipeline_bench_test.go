@@ -15,6 +15,7 @@ import (
 	"github.com/statewall/statewall/dataplane/pipeline"
 	"github.com/statewall/statewall/dataplane/port/memport"
 	"github.com/statewall/statewall/flowtable/arena"
+	"github.com/statewall/statewall/flowtable/conntrack"
 	"github.com/statewall/statewall/perf/traffic"
 )
 
@@ -32,6 +33,14 @@ proto = "tcp"
 dst = "198.19.0.0/24"
 dport = [80, 443]
 action = "accept"
+
+[[rule]]
+name = "dns"
+ct_state = "NEW"
+proto = "udp"
+dst = "198.19.0.0/24"
+dport = [53]
+action = "accept"
 `
 
 type clock struct{ ms uint32 }
@@ -41,6 +50,41 @@ func (c *clock) NowMillis() uint32 { return c.ms }
 // setup builds a worker whose table holds n established flows and whose
 // port loops over their data and ACK frames.
 func setup(b *testing.B, n int, cfg pipeline.Config) (*pipeline.Worker, *engine.Runtime) {
+	b.Helper()
+	shared, tr := newTracker(b, n)
+	w := warmWorker(b, cfg, shared, tr, traffic.Handshakes(n), traffic.Established(n))
+	rt := &engine.Runtime{Shared: shared, Pipelines: []*pipeline.Worker{w}, Started: time.Now()}
+	return w, rt
+}
+
+// warmWorker runs the frames that set up the flows through a worker once
+// (the ruleset must accept them all), then returns a worker that loops
+// over steady, after one pass over it: every flow's entry warm, every
+// verdict cached.
+func warmWorker(b *testing.B, cfg pipeline.Config, shared *engine.Shared, tr *conntrack.Tracker, setUp, steady [][]byte) *pipeline.Worker {
+	b.Helper()
+	clk := &clock{ms: 1000}
+	out := memport.New("out", nil)
+	w := pipeline.NewWorker(cfg, []pipeline.Binding{{In: memport.New("setup", setUp), Out: out}}, tr, shared.Ruleset, clk, nil)
+	for !w.Done() {
+		w.Poll()
+	}
+	var got pipeline.Counters
+	w.Publish()
+	w.Snapshot(&got)
+	if got.ByVerdict[pipeline.VerdictAccept] != uint64(len(setUp)) {
+		b.Fatalf("setup accepted %d of %d frames", got.ByVerdict[pipeline.VerdictAccept], len(setUp))
+	}
+	w = pipeline.NewWorker(cfg, []pipeline.Binding{{In: memport.New("in", steady, memport.Loop()), Out: out}}, tr, shared.Ruleset, clk, nil)
+	for i := 0; i < len(steady)/cfg.Burst+1; i++ {
+		w.Poll()
+	}
+	return w
+}
+
+// newTracker builds the bench ruleset's engine and a tracker for n flows
+// with its tables in an arena, as the daemon has them.
+func newTracker(b *testing.B, n int) (*engine.Shared, *conntrack.Tracker) {
 	b.Helper()
 	c, err := config.Parse("bench.toml", []byte(fmt.Sprintf(benchConfig, 2*n+1024)))
 	if err != nil {
@@ -69,26 +113,7 @@ func setup(b *testing.B, n int, cfg pipeline.Config) (*pipeline.Worker, *engine.
 	if err != nil {
 		b.Fatal(err)
 	}
-	clk := &clock{ms: 1000}
-	hs := memport.New("setup", traffic.Handshakes(n))
-	out := memport.New("out", nil)
-	w := pipeline.NewWorker(cfg, []pipeline.Binding{{In: hs, Out: out}}, tr, shared.Ruleset, clk, nil)
-	for !w.Done() {
-		w.Poll()
-	}
-	var got pipeline.Counters
-	w.Publish()
-	w.Snapshot(&got)
-	if got.ByVerdict[pipeline.VerdictAccept] != uint64(3*n) {
-		b.Fatalf("setup accepted %d of %d frames", got.ByVerdict[pipeline.VerdictAccept], 3*n)
-	}
-	steady := memport.New("in", traffic.Established(n), memport.Loop())
-	w2 := pipeline.NewWorker(cfg, []pipeline.Binding{{In: steady, Out: out}}, tr, shared.Ruleset, clk, nil)
-	for i := 0; i < 2*n/cfg.Burst+1; i++ { // one pass: every flow's entry warm, ESTABLISHED both ways
-		w2.Poll()
-	}
-	rt := &engine.Runtime{Shared: shared, Pipelines: []*pipeline.Worker{w2}, Started: time.Now()}
-	return w2, rt
+	return shared, tr
 }
 
 func report(b *testing.B, pkts int) {
@@ -118,10 +143,31 @@ func BenchmarkIOFloor(b *testing.B) {
 // worker: parse, hash and prefetch, track with window checks, classify
 // (or hit the verdict cache), forward. One op is one burst.
 func BenchmarkPipeline(b *testing.B) {
+	benchPipeline(b, func(n int) (setUp, steady [][]byte) {
+		return traffic.Handshakes(n), traffic.Established(n)
+	})
+}
+
+// BenchmarkPipelineUDP is BenchmarkPipeline for UDP flows: a query and
+// its reply per flow, flows in scrambled order, after one round that
+// created and replied every flow.
+func BenchmarkPipelineUDP(b *testing.B) {
+	benchPipeline(b, func(n int) (setUp, steady [][]byte) {
+		f := traffic.Exchanges(n)
+		return f, f
+	})
+}
+
+// benchPipeline runs the steady traffic of n flows that flows makes
+// through a worker, at 10k and 1M flows, with and without the verdict
+// cache.
+func benchPipeline(b *testing.B, flows func(n int) (setUp, steady [][]byte)) {
 	for _, n := range []int{10_000, 1_000_000} {
 		for _, cache := range []bool{true, false} {
 			b.Run(fmt.Sprintf("flows=%d/cache=%v", n, cache), func(b *testing.B) {
-				w, _ := setup(b, n, pipeline.Config{Burst: 32, NoVerdictCache: !cache})
+				shared, tr := newTracker(b, n)
+				setUp, steady := flows(n)
+				w := warmWorker(b, pipeline.Config{Burst: 32, NoVerdictCache: !cache}, shared, tr, setUp, steady)
 				b.ReportAllocs()
 				b.ResetTimer()
 				pkts := 0

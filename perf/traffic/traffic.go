@@ -184,3 +184,61 @@ func fixChecksums(f []byte) {
 	pseudo := uint32(packet.Checksum(f[offIPSrc:offIPSrc+8], 0)) + uint32(packet.ProtoTCP) + uint32(len(seg))
 	binary.BigEndian.PutUint16(f[offTCPSum:], ^packet.Checksum(seg, pseudo))
 }
+
+// UDP exchange layout (Ethernet, IPv4 without options, UDP).
+const (
+	offUDP     = 14 + 20
+	offUDPSum  = offUDP + 6
+	dnsPort    = 53
+	udpDataLen = 18 // 60-byte frames, as the TCP data frames
+)
+
+// Exchanges returns one round of n UDP flows' datagrams, a query and its
+// reply each, flow by flow in a scrambled order: the first round creates
+// and replies every flow, the next ones are its steady traffic. Flow i
+// runs from 198.18.x.y (i mod 65536) port 1024+i/65536 to 198.19.0.(1+i
+// mod 254) port 53.
+func Exchanges(n int) [][]byte {
+	tpl := udpTemplate()
+	out := make([][]byte, 0, 2*n)
+	for j := 0; j < n; j++ {
+		i := scramble(j, n)
+		out = append(out, Datagram(tpl, i, true), Datagram(tpl, i, false))
+	}
+	return out
+}
+
+func udpTemplate() []byte {
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4(198, 18, 0, 0).To4(), DstIP: net.IPv4(198, 19, 0, 1).To4()}
+	udp := &layers.UDP{SrcPort: 1024, DstPort: dnsPort}
+	_ = udp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	_ = gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		eth, ip, udp, gopacket.Payload(make([]byte, udpDataLen)))
+	return append([]byte(nil), buf.Bytes()...)
+}
+
+// Datagram returns flow i's query (fromClient) or reply, built from the
+// template udpTemplate returns.
+func Datagram(tpl []byte, i int, fromClient bool) []byte {
+	f := append([]byte(nil), tpl...)
+	client := [4]byte{198, 18, byte(i >> 8), byte(i)}
+	server := [4]byte{198, 19, 0, byte(1 + i%254)}
+	cport := uint16(1024 + i/65536)
+	src, dst, sport, dport := client, server, cport, uint16(dnsPort)
+	if !fromClient {
+		src, dst, sport, dport = server, client, dnsPort, cport
+	}
+	copy(f[offIPSrc:], src[:])
+	copy(f[offIPDst:], dst[:])
+	binary.BigEndian.PutUint16(f[offUDP:], sport)
+	binary.BigEndian.PutUint16(f[offUDP+2:], dport)
+	binary.BigEndian.PutUint16(f[offIPSum:], 0)
+	binary.BigEndian.PutUint16(f[offIPSum:], ^packet.Checksum(f[14:34], 0))
+	seg := f[offUDP:]
+	binary.BigEndian.PutUint16(f[offUDPSum:], 0)
+	pseudo := uint32(packet.Checksum(f[offIPSrc:offIPSrc+8], 0)) + uint32(packet.ProtoUDP) + uint32(len(seg))
+	binary.BigEndian.PutUint16(f[offUDPSum:], ^packet.Checksum(seg, pseudo))
+	return f
+}

@@ -30,3 +30,13 @@ func TestFramesParseWithGoodChecksums(t *testing.T) {
 		}
 	}
 }
+
+func TestExchangesParseWithGoodChecksums(t *testing.T) {
+	for i, f := range Exchanges(300) {
+		var p packet.Parsed
+		r := packet.ParseWith(f, packet.LinkEthernet, packet.Options{IPv4Checksum: packet.ChecksumVerify}, &p)
+		if r != packet.ReasonNone || p.Tuple.Proto != packet.ProtoUDP || len(f) != 60 || !packet.TransportChecksumOK(&p) {
+			t.Fatalf("frame %d: %v, proto %d, %d bytes, UDP checksum good %v", i, r, p.Tuple.Proto, len(f), packet.TransportChecksumOK(&p))
+		}
+	}
+}
