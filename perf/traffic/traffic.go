@@ -121,14 +121,8 @@ func templates() *Templates {
 		if !fromClient {
 			src, dst, sp, dp = s, c, dp, sp
 		}
-		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
 		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src, DstIP: dst}
-		tcp := &layers.TCP{SrcPort: sp, DstPort: dp, Window: 65535, SYN: flags == "S" || flags == "SA", ACK: flags != "S"}
-		_ = tcp.SetNetworkLayerForChecksum(ip)
-		buf := gopacket.NewSerializeBuffer()
-		_ = gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-			eth, ip, tcp, gopacket.Payload(make([]byte, payload)))
-		return append([]byte(nil), buf.Bytes()...)
+		return build(ip, &layers.TCP{SrcPort: sp, DstPort: dp, Window: 65535, SYN: flags == "S" || flags == "SA", ACK: flags != "S"}, payload)
 	}
 	t[SYN] = mk(true, "S", 0)
 	t[SYNACK] = mk(false, "SA", 0)
@@ -171,18 +165,20 @@ func Segment(t *Templates, i int, k Kind, r int) []byte {
 	}
 	binary.BigEndian.PutUint32(f[offTCPSeq:], seq)
 	binary.BigEndian.PutUint32(f[offTCPAck:], ack)
-	fixChecksums(f)
+	fixChecksums(f, packet.ProtoTCP, offTCPSum)
 	return f
 }
 
-func fixChecksums(f []byte) {
+// fixChecksums recomputes the IPv4 header checksum of frame f and its
+// transport checksum, of protocol proto, at offset sum.
+func fixChecksums(f []byte, proto uint8, sum int) {
 	binary.BigEndian.PutUint16(f[offIPSum:], 0)
 	binary.BigEndian.PutUint16(f[offIPSum:], ^packet.Checksum(f[14:34], 0))
 	ipLen := int(binary.BigEndian.Uint16(f[16:]))
-	seg := f[offTCP : 14+ipLen]
-	binary.BigEndian.PutUint16(f[offTCPSum:], 0)
-	pseudo := uint32(packet.Checksum(f[offIPSrc:offIPSrc+8], 0)) + uint32(packet.ProtoTCP) + uint32(len(seg))
-	binary.BigEndian.PutUint16(f[offTCPSum:], ^packet.Checksum(seg, pseudo))
+	seg := f[14+20 : 14+ipLen] // after an IPv4 header without options
+	binary.BigEndian.PutUint16(f[sum:], 0)
+	pseudo := uint32(packet.Checksum(f[offIPSrc:offIPSrc+8], 0)) + uint32(proto) + uint32(len(seg))
+	binary.BigEndian.PutUint16(f[sum:], ^packet.Checksum(seg, pseudo))
 }
 
 // UDP exchange layout (Ethernet, IPv4 without options, UDP).
@@ -209,13 +205,24 @@ func Exchanges(n int) [][]byte {
 }
 
 func udpTemplate() []byte {
-	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4(198, 18, 0, 0).To4(), DstIP: net.IPv4(198, 19, 0, 1).To4()}
-	udp := &layers.UDP{SrcPort: 1024, DstPort: dnsPort}
-	_ = udp.SetNetworkLayerForChecksum(ip)
+	return build(ip, &layers.UDP{SrcPort: 1024, DstPort: dnsPort}, udpDataLen)
+}
+
+// transport is a TCP or UDP layer: its checksum covers the IP pseudo-header.
+type transport interface {
+	gopacket.SerializableLayer
+	SetNetworkLayerForChecksum(gopacket.NetworkLayer) error
+}
+
+// build serializes an Ethernet frame of ip, l4 and payload zero bytes,
+// lengths and checksums computed.
+func build(ip *layers.IPv4, l4 transport, payload int) []byte {
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+	_ = l4.SetNetworkLayerForChecksum(ip)
 	buf := gopacket.NewSerializeBuffer()
 	_ = gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-		eth, ip, udp, gopacket.Payload(make([]byte, udpDataLen)))
+		eth, ip, l4, gopacket.Payload(make([]byte, payload)))
 	return append([]byte(nil), buf.Bytes()...)
 }
 
@@ -234,11 +241,6 @@ func Datagram(tpl []byte, i int, fromClient bool) []byte {
 	copy(f[offIPDst:], dst[:])
 	binary.BigEndian.PutUint16(f[offUDP:], sport)
 	binary.BigEndian.PutUint16(f[offUDP+2:], dport)
-	binary.BigEndian.PutUint16(f[offIPSum:], 0)
-	binary.BigEndian.PutUint16(f[offIPSum:], ^packet.Checksum(f[14:34], 0))
-	seg := f[offUDP:]
-	binary.BigEndian.PutUint16(f[offUDPSum:], 0)
-	pseudo := uint32(packet.Checksum(f[offIPSrc:offIPSrc+8], 0)) + uint32(packet.ProtoUDP) + uint32(len(seg))
-	binary.BigEndian.PutUint16(f[offUDPSum:], ^packet.Checksum(seg, pseudo))
+	fixChecksums(f, packet.ProtoUDP, offUDPSum)
 	return f
 }
