@@ -66,12 +66,17 @@ func MakeKey4(t *packet.Tuple, zone uint16) (k Key4, srcIsB bool) {
 
 // MakeKey4Addr is MakeKey4 from the fields themselves (addresses as
 // big-endian numbers).
+//
+// It has no branch: which endpoint is A depends on the packet's direction,
+// which is random from one packet to the next, and a mispredicted branch
+// costs more than the whole key (the endpoints are ordered as 48-bit
+// numbers, address then port, and min and max compile to conditional
+// moves).
 func MakeKey4Addr(src, dst uint32, sport, dport uint16, proto uint8, zone uint16) (k Key4, srcIsB bool) {
-	srcIsB = src > dst || (src == dst && sport > dport)
-	if srcIsB {
-		return Key4{A: dst, B: src, Ports: uint32(dport)<<16 | uint32(sport), Meta: meta(proto, zone)}, true
-	}
-	return Key4{A: src, B: dst, Ports: uint32(sport)<<16 | uint32(dport), Meta: meta(proto, zone)}, false
+	s := uint64(src)<<16 | uint64(sport)
+	d := uint64(dst)<<16 | uint64(dport)
+	a, b := min(s, d), max(s, d)
+	return Key4{A: uint32(a >> 16), B: uint32(b >> 16), Ports: uint32(a)<<16 | uint32(b)&0xffff, Meta: meta(proto, zone)}, s > d
 }
 
 // MakeKey6 builds the canonical key of an IPv6 tuple in the given zone;

@@ -184,6 +184,9 @@ func TestParseEveryCapture(t *testing.T) {
 				}
 				r := ParseWith(f.data, f.link, opt, &p)
 				counts[r]++
+				if f.link == LinkEthernet {
+					checkFast4(t, f.data, opt)
+				}
 				if i >= len(key) {
 					continue
 				}

@@ -54,7 +54,7 @@ func FuzzParse(f *testing.F) {
 		opt := Options{IPv4Checksum: ChecksumPolicy(link>>3) % 3, IPv4Options: link&0x80 != 0}
 		r2 := ParseWith(frame, lt, opt, &p)
 		checkParsed(t, frame, &p, r2)
-		checkTCP4(t, frame, opt)
+		checkFast4(t, frame, opt)
 		if r == ReasonNone && r2 == ReasonNone {
 			var q Parsed
 			Parse(frame, lt, &q)
@@ -65,27 +65,36 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// checkTCP4 asserts that the fast path's parser accepts only frames
-// ParseWith accepts as Ethernet, and reads the same fields from them.
-func checkTCP4(t *testing.T, frame []byte, opt Options) {
+// checkFast4 asserts that the fast path's parsers (ParseTCP4, ParseUDP4)
+// accept only frames ParseWith accepts as Ethernet, and read the same
+// fields from them.
+func checkFast4(t *testing.T, frame []byte, opt Options) {
 	t.Helper()
-	var s TCP4
-	if !ParseTCP4(frame, opt, &s) {
+	var (
+		s TCP4
+		u UDP4
+	)
+	tcp, udp := ParseTCP4(frame, opt, &s), ParseUDP4(frame, opt, &u)
+	if !tcp && !udp {
 		return
 	}
 	var p Parsed
-	if r := ParseWith(frame, LinkEthernet, opt, &p); r != ReasonNone {
-		t.Fatalf("ParseTCP4 accepted a frame ParseWith refuses: %v", r)
+	if r := ParseWith(frame, LinkEthernet, opt, &p); r != ReasonNone || tcp && udp {
+		t.Fatalf("fast parsers (TCP %v, UDP %v) accepted a frame ParseWith refuses: %v", tcp, udp, r)
+	}
+	proto, src4, dst4, sport, dport := ProtoTCP, s.Src, s.Dst, s.SrcPort, s.DstPort
+	if udp {
+		proto, src4, dst4, sport, dport = ProtoUDP, u.Src, u.Dst, u.SrcPort, u.DstPort
 	}
 	var src, dst [16]byte
-	binary.BigEndian.PutUint32(src[:], s.Src)
-	binary.BigEndian.PutUint32(dst[:], s.Dst)
+	binary.BigEndian.PutUint32(src[:], src4)
+	binary.BigEndian.PutUint32(dst[:], dst4)
 	tu := &p.Tuple
-	if tu.Family != FamilyIPv4 || tu.Proto != ProtoTCP || p.VLANs != 0 || p.Fragment.Is ||
-		tu.Src != src || tu.Dst != dst || tu.SrcPort != s.SrcPort || tu.DstPort != s.DstPort ||
-		p.TCP.Seq != s.Seq || p.TCP.Ack != s.Ack || p.TCP.Window != s.Window || p.TCP.Flags != s.Flags ||
-		p.TCP.HeaderLen != s.HeaderLen || p.PayloadLen != s.PayloadLen || p.L4Off != TCP4Off {
-		t.Fatalf("ParseTCP4 %+v disagrees with ParseWith %+v", s, p)
+	if tu.Family != FamilyIPv4 || tu.Proto != proto || p.VLANs != 0 || p.Fragment.Is ||
+		tu.Src != src || tu.Dst != dst || tu.SrcPort != sport || tu.DstPort != dport || p.L4Off != TCP4Off ||
+		tcp && (p.TCP.Seq != s.Seq || p.TCP.Ack != s.Ack || p.TCP.Window != s.Window || p.TCP.Flags != s.Flags ||
+			p.TCP.HeaderLen != s.HeaderLen || p.PayloadLen != s.PayloadLen) {
+		t.Fatalf("fast parser (TCP %+v, UDP %+v) disagrees with ParseWith %+v", s, u, p)
 	}
 }
 

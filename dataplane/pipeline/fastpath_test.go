@@ -13,7 +13,8 @@ import (
 
 // fastRulesets are the rulesets the fast path is compared under: every
 // verdict the policy's (cached accepts), and cached drops of ESTABLISHED
-// replies from web servers beside cached accepts.
+// replies from web servers (TCP) or DNS servers (UDP) beside cached
+// accepts.
 var fastRulesets = map[string]string{
 	"accept": configtest.Ports + `
 [policy]
@@ -29,6 +30,18 @@ ct_state = "ESTABLISHED"
 ct_direction = "reply"
 proto = "tcp"
 sport = [80, 443]
+action = "drop"
+`,
+	"drop-dns-replies": configtest.Ports + `
+[policy]
+forward = "accept"
+
+[[rule]]
+name = "no-dns-replies"
+ct_state = "ESTABLISHED"
+ct_direction = "reply"
+proto = "udp"
+sport = [53]
 action = "drop"
 `,
 }

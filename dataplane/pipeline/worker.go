@@ -139,12 +139,13 @@ type Worker struct {
 	frames [MaxBurst]port.Frame
 	moved  [MaxBurst]bool // handed to another worker in pass 1
 	parsed [MaxBurst]packet.Parsed
-	// fast holds what packet.ParseTCP4 read of the frames the fast path
-	// takes (isFast); their parsed slot is filled only if the fast path
-	// hands them back to the general one.
-	fast   [MaxBurst]packet.TCP4
-	isFast [MaxBurst]bool
-	est    [MaxBurst]conntrack.Established4
+	// fast and udp hold what packet.ParseTCP4 or ParseUDP4 read of the
+	// frames the fast path takes (kind); their parsed slot is filled only
+	// if the fast path hands them back to the general one.
+	fast [MaxBurst]packet.TCP4
+	udp  [MaxBurst]packet.UDP4
+	kind [MaxBurst]frameKind
+	est  [MaxBurst]conntrack.Established4
 	// accepted counts the fast path's accepted packets of the current
 	// burst, added to the counters once at its end (see established).
 	accepted struct{ packets, bytes uint64 }
@@ -285,21 +286,60 @@ func (w *Worker) pollBinding(b *Binding) int {
 		}
 		now = w.now
 	}
+	prefetch := w.tracker.PrefetchUseful()
+	w.parseBurst(b, frames[:n], rs, prefetch)
+	if prefetch {
+		w.prefetchEntries(n)
+	}
+	if b.Redirect != nil {
+		b.Redirect.flush(b.In, &w.counters)
+	}
+	ntx, ndrop := w.decideBurst(b, frames[:n], rs, now)
+	w.countAccepted(b.InIndex)
+	if ntx > 0 {
+		sent := b.Out.TxBurst(b.OutQ, w.txq[:ntx])
+		if sent < ntx {
+			w.counters.TxDropped += uint64(ntx - sent)
+			w.counters.ByReason[packet.ReasonTxFull] += uint64(ntx - sent)
+			b.Out.Free(w.txq[sent:ntx])
+		}
+	}
+	if ndrop > 0 {
+		b.In.Free(w.drop[:ndrop])
+	}
+	return received
+}
+
+// The burst's passes are methods of their own, each small enough for
+// the compiler to inline its hot calls (with the profile, cmd/statewalld's
+// default.pgo): a function past the inliner's "big" size inlines nothing
+// hot, whatever the profile says.
+
+// parseBurst is pass 1: it parses every frame, and hashes and starts the
+// lookup of every frame the tracker will see (prefetching its bucket).
+func (w *Worker) parseBurst(b *Binding, frames []port.Frame, rs *rules.Ruleset, prefetch bool) {
 	link := b.In.LinkType()
 	linker, perFrameLink := b.In.(frameLinker)
 	fast := w.fastPath(link, perFrameLink, rs)
-	prefetch := w.tracker.PrefetchUseful()
-
-	// Pass 1: parse every frame, hash and prefetch the tracked ones.
-	for i := 0; i < n; i++ {
-		w.isFast[i] = fast && packet.ParseTCP4(frames[i].Data, w.cfg.Parse, &w.fast[i])
-		if w.isFast[i] {
-			w.moved[i] = false
-			if a := w.tracker.BeginTCP4(&w.fast[i], &w.est[i]); prefetch {
-				w.pf.add(a)
+	for i := range frames {
+		w.moved[i] = false
+		if fast {
+			if packet.ParseTCP4(frames[i].Data, w.cfg.Parse, &w.fast[i]) {
+				w.kind[i] = kindTCP4
+				if a := w.tracker.BeginTCP4(&w.fast[i], &w.est[i]); prefetch {
+					w.pf.add(a)
+				}
+				continue
 			}
-			continue
+			if packet.ParseUDP4(frames[i].Data, w.cfg.Parse, &w.udp[i]) {
+				w.kind[i] = kindUDP4
+				if a := w.tracker.BeginUDP4(&w.udp[i], &w.est[i]); prefetch {
+					w.pf.add(a)
+				}
+				continue
+			}
 		}
+		w.kind[i] = kindGeneral
 		p := &w.parsed[i]
 		l := link
 		if perFrameLink {
@@ -307,7 +347,6 @@ func (w *Worker) pollBinding(b *Binding) int {
 		}
 		r := packet.ParseWith(frames[i].Data, l, w.cfg.Parse, p)
 		w.results[i].Reason = r
-		w.moved[i] = false
 		if b.Redirect != nil && r == packet.ReasonNone {
 			if o := b.Redirect.owner(p); o >= 0 && o != b.Redirect.Self {
 				b.Redirect.hold(o, frames[i])
@@ -322,31 +361,33 @@ func (w *Worker) pollBinding(b *Binding) int {
 			}
 		}
 	}
-
-	// The buckets are on their way: now start loading the entries they
-	// point to, so that pass 2 finds both in cache.
 	if prefetch {
 		w.pf.flush()
-		for i := 0; i < n; i++ {
-			switch {
-			case w.isFast[i]:
-				w.pf.add(w.tracker.CandidateTCP4(&w.est[i]))
-			case w.results[i].Reason == packet.ReasonNone && !w.parsed[i].Fragment.Is && !w.moved[i]:
-				w.tracker.PrefetchEntry(w.hashes[i])
-			}
-		}
-		w.pf.flush()
 	}
-	if b.Redirect != nil {
-		b.Redirect.flush(b.In, &w.counters)
-	}
+}
 
-	// Pass 2: track, classify, act, in arrival order.
-	ntx, ndrop := 0, 0
+// prefetchEntries is pass 1.5: the buckets are on their way, so it starts
+// loading the entries they point to, and pass 2 finds both in cache.
+func (w *Worker) prefetchEntries(n int) {
+	for i := 0; i < n; i++ {
+		switch {
+		case w.kind[i] != kindGeneral:
+			w.pf.add(w.tracker.Candidate4(&w.est[i]))
+		case w.results[i].Reason == packet.ReasonNone && !w.parsed[i].Fragment.Is && !w.moved[i]:
+			w.tracker.PrefetchEntry(w.hashes[i])
+		}
+	}
+	w.pf.flush()
+}
+
+// decideBurst is pass 2: it tracks, classifies and acts on every frame in
+// arrival order, and gathers the accepted frames in w.txq and the others
+// in w.drop (how many of each it returns).
+func (w *Worker) decideBurst(b *Binding, frames []port.Frame, rs *rules.Ruleset, now uint32) (ntx, ndrop int) {
 	if !w.cfg.FrameClock {
 		w.expireFragments(now)
 	}
-	for i := 0; i < n; i++ {
+	for i := range frames {
 		f := &frames[i]
 		if w.moved[i] {
 			continue // its owner processes it
@@ -356,11 +397,14 @@ func (w *Worker) pollBinding(b *Binding) int {
 			w.expireFragments(now)
 		}
 		var v Verdict
-		if w.isFast[i] {
+		switch p := &w.parsed[i]; {
+		case w.kind[i] == kindTCP4:
 			v = w.processTCP4(now, b, rs, i, f)
-		} else if p := &w.parsed[i]; w.results[i].Reason == packet.ReasonNone && p.Fragment.Is {
+		case w.kind[i] == kindUDP4:
+			v = w.processUDP4(now, b, rs, i, f)
+		case w.results[i].Reason == packet.ReasonNone && p.Fragment.Is:
 			v = w.fragment(now, b, rs, i, f)
-		} else {
+		default:
 			v = w.process(now, b, rs, p, &w.results[i], f, w.hashes[i], false)
 		}
 		if v == VerdictHold {
@@ -374,20 +418,8 @@ func (w *Worker) pollBinding(b *Binding) int {
 			ndrop++
 		}
 	}
-	w.countAccepted(b.InIndex)
-	if ntx > 0 {
-		sent := b.Out.TxBurst(b.OutQ, w.txq[:ntx])
-		if sent < ntx {
-			w.counters.TxDropped += uint64(ntx - sent)
-			w.counters.ByReason[packet.ReasonTxFull] += uint64(ntx - sent)
-			b.Out.Free(w.txq[sent:ntx])
-		}
-	}
-	if ndrop > 0 {
-		b.In.Free(w.drop[:ndrop])
-	}
 	w.now = now // the frame clock's latest, for Poll's sweep
-	return received
+	return ntx, ndrop
 }
 
 // reject answers p, which a rule rejected, with a TCP RST (TCP) or an
@@ -561,8 +593,17 @@ func (p *prefetcher) flush() {
 	p.n = 0
 }
 
+// frameKind says which path a frame of the burst takes.
+type frameKind uint8
+
+const (
+	kindGeneral frameKind = iota // the whole parse (packet.Parsed)
+	kindTCP4                     // read by packet.ParseTCP4: processTCP4
+	kindUDP4                     // read by packet.ParseUDP4: processUDP4
+)
+
 // fastPath reports whether this burst's frames may take the fast path
-// (processTCP4): Ethernet framing, verdicts cached, and nothing that
+// (processTCP4, processUDP4): Ethernet framing, verdicts cached, and nothing that
 // needs the whole parse of every packet (checksums, notrack rules).
 func (w *Worker) fastPath(link packet.LinkType, perFrameLink bool, rs *rules.Ruleset) bool {
 	return link == packet.LinkEthernet && !perFrameLink && !w.cfg.NoVerdictCache &&
@@ -574,19 +615,45 @@ func (w *Worker) fastPath(link packet.LinkType, perFrameLink bool, rs *rules.Rul
 // drop) is tracked and decided without the whole parse; every other
 // frame is parsed and takes the general path.
 func (w *Worker) processTCP4(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
-	s, x, res := &w.fast[i], &w.est[i], &w.results[i]
+	s, x := &w.fast[i], &w.est[i]
 	if w.tracker.FindEstablished4(now, s, x) {
 		if m, ok := w.cached(rs, *x.Cache(), x.Dir()); ok && m.Verdict != rules.Reject {
-			if w.tracker.TrackEstablished4(now, s, f.Data, x, res) {
+			if w.tracker.TrackEstablished4(now, s, f.Data, x, &w.results[i]) {
 				return w.established(rs, b, f, x.Dir(), m)
 			}
 			// INVALID: the ruleset decides on the whole packet.
-			packet.ParseWith(f.Data, packet.LinkEthernet, w.cfg.Parse, &w.parsed[i])
-			return w.process(now, b, rs, &w.parsed[i], res, f, x.Hash(), true)
+			return w.general(now, b, rs, i, f, true)
 		}
 	}
-	res.Reason = packet.ParseWith(f.Data, packet.LinkEthernet, w.cfg.Parse, &w.parsed[i])
-	return w.process(now, b, rs, &w.parsed[i], res, f, x.Hash(), false)
+	return w.general(now, b, rs, i, f, false)
+}
+
+// processUDP4 is processTCP4 for frame i, which packet.ParseUDP4 read: a
+// datagram of a replied connection whose verdict is cached is tracked and
+// decided without the whole parse (it is ESTABLISHED).
+func (w *Worker) processUDP4(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
+	x := &w.est[i]
+	if w.tracker.FindEstablishedUDP4(now, x) {
+		if m, ok := w.cached(rs, *x.Cache(), x.Dir()); ok && m.Verdict != rules.Reject {
+			w.tracker.TrackEstablishedUDP4(now, x)
+			return w.established(rs, b, f, x.Dir(), m)
+		}
+	}
+	return w.general(now, b, rs, i, f, false)
+}
+
+// general parses fast-path frame i whole and decides it on the general
+// path; tracked says that its result slot holds the tracker's outcome
+// already (the fast path found it INVALID). It is never inlined: the
+// fast path's callers stay small enough to inline what is hot.
+//
+//go:noinline
+func (w *Worker) general(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame, tracked bool) Verdict {
+	res := &w.results[i]
+	if r := packet.ParseWith(f.Data, packet.LinkEthernet, w.cfg.Parse, &w.parsed[i]); !tracked {
+		res.Reason = r
+	}
+	return w.process(now, b, rs, &w.parsed[i], res, f, w.est[i].Hash(), tracked)
 }
 
 // process decides one frame's fate. tracked says that res already holds
@@ -697,7 +764,6 @@ func (w *Worker) countRule(rule int32, size uint64) {
 // does for it, without the steps that cannot apply (no helper, no log,
 // no connection created).
 func (w *Worker) established(rs *rules.Ruleset, b *Binding, f *port.Frame, dir ctstate.Dir, m rules.Match) Verdict {
-	c := &w.counters
 	if w.observer == nil && m.Verdict == rules.Accept {
 		// Nobody reads the outcome: count the packet with the burst's
 		// other accepted ones (countAccepted).
@@ -707,6 +773,15 @@ func (w *Worker) established(rs *rules.Ruleset, b *Binding, f *port.Frame, dir c
 		w.countRule(m.Rule, size)
 		return VerdictAccept
 	}
+	return w.establishedOutcome(rs, b, f, dir, m)
+}
+
+// establishedOutcome is established for a packet that is dropped or
+// whose outcome an observer reads (never inlined: see general).
+//
+//go:noinline
+func (w *Worker) establishedOutcome(rs *rules.Ruleset, b *Binding, f *port.Frame, dir ctstate.Dir, m rules.Match) Verdict {
+	c := &w.counters
 	o, size := w.begin(rs, b, f)
 	o.Tracked, o.State, o.Dir, o.Rule = true, ctstate.Established, dir, int(m.Rule)
 	c.ByState[ctstate.Established]++

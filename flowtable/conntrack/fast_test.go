@@ -199,3 +199,52 @@ func BenchmarkAckEstablished(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*conns*b.N), "ns/seg")
 }
+
+// TestFastPathTakesRepliedDatagrams checks which datagrams of a UDP
+// exchange FindEstablishedUDP4 takes: not the query that creates the
+// connection nor the first reply, every datagram after; and that the
+// connection becomes ASSURED (the stream timeout) two seconds after it
+// was created, as Track makes it.
+func TestFastPathTakesRepliedDatagrams(t *testing.T) {
+	tr := newTracker(t, nil)
+	q := frameUDP(t, "198.18.0.1", "198.19.0.53", 40000, 53, 30)
+	a := frameUDP(t, "198.19.0.53", "198.18.0.1", 53, 40000, 90)
+	var (
+		p packet.Parsed
+		u packet.UDP4
+		x Established4
+		r Result
+	)
+	now := uint32(1000)
+	step := func(frame []byte, dt uint32) bool {
+		t.Helper()
+		now += dt
+		if !packet.ParseUDP4(frame, packet.Options{}, &u) {
+			t.Fatal("ParseUDP4 refused an exchange frame")
+		}
+		tr.BeginUDP4(&u, &x)
+		if tr.FindEstablishedUDP4(now, &x) {
+			tr.TrackEstablishedUDP4(now, &x)
+			return true
+		}
+		if packet.Parse(frame, packet.LinkEthernet, &p) != packet.ReasonNone {
+			t.Fatal("Parse refused an exchange frame")
+		}
+		tr.Track(now, &p, x.Hash(), &r)
+		return false
+	}
+	for i, want := range []bool{false, false, true, true} {
+		if got := step([][]byte{q, a, q, a}[i], 10); got != want {
+			t.Errorf("datagram %d: fast path %v, want %v", i, got, want)
+		}
+	}
+	if x.e.Flags&flowtable.FlagAssured != 0 {
+		t.Error("ASSURED before two seconds")
+	}
+	if !step(q, 3000) || x.e.Flags&flowtable.FlagAssured == 0 || x.Dir() != ctstate.Original {
+		t.Errorf("after 3 s: flags %#x dir %v, want ASSURED, original", x.e.Flags, x.Dir())
+	}
+	if got, want := x.e.Expires, now+tr.to.udpStream; got != want {
+		t.Errorf("expires %d, want %d (the stream timeout)", got, want)
+	}
+}

@@ -32,6 +32,17 @@ func frameTCP(t testing.TB, src, dst string, sp, dp uint16, syn, ack, fin, rst b
 	return packettest.Serialize(t, eth, ip, tcp, gopacket.Payload(make([]byte, payload)))
 }
 
+// frameUDP builds an Ethernet/IPv4/UDP frame with gopacket.
+func frameUDP(t testing.TB, src, dst string, sp, dp uint16, payload int) []byte {
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.ParseIP(src), DstIP: net.ParseIP(dst)}
+	udp := &layers.UDP{SrcPort: layers.UDPPort(sp), DstPort: layers.UDPPort(dp)}
+	if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
+		t.Fatal(err)
+	}
+	return packettest.Serialize(t, eth, ip, udp, gopacket.Payload(make([]byte, payload)))
+}
+
 // frameICMPError builds an ICMP destination-unreachable frame quoting q
 // (an IPv4 frame as frameTCP builds it).
 func frameICMPError(t testing.TB, src, dst string, q []byte) []byte {
@@ -161,7 +172,8 @@ func FuzzTrack(f *testing.F) {
 
 // FuzzFastTrack feeds the same frames to two trackers: one takes every
 // segment packet.ParseTCP4 reads through BeginTCP4, FindEstablished4 and
-// TrackEstablished4 when FindEstablished4 allows, the other tracks
+// TrackEstablished4 when FindEstablished4 allows (and every datagram
+// packet.ParseUDP4 reads through the UDP functions), the other tracks
 // everything with Track. Every packet must get the same result, and the
 // tables must end up the same, entry by entry.
 func FuzzFastTrack(f *testing.F) {
@@ -169,6 +181,10 @@ func FuzzFastTrack(f *testing.F) {
 	f.Add(joinFrames(conv...))
 	// Established segments again, some out of order and repeated.
 	f.Add(joinFrames(conv[0], conv[1], conv[2], conv[3], conv[3], conv[2], conv[5], conv[3], conv[0], conv[6], conv[5]))
+	// A UDP exchange: query, reply, more both ways (the fast path's once
+	// replied), mixed with TCP.
+	q, a := frameUDP(f, "198.18.0.1", "198.19.0.53", 40000, 53, 30), frameUDP(f, "198.19.0.53", "198.18.0.1", 53, 40000, 90)
+	f.Add(joinFrames(q, a, q, conv[0], a, conv[1], q, conv[2], a, q))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		newTracker := func() *Tracker {
 			o := DefaultOptions()
@@ -183,6 +199,7 @@ func FuzzFastTrack(f *testing.F) {
 		var (
 			p      packet.Parsed
 			s      packet.TCP4
+			u      packet.UDP4
 			x      Established4
 			rg, rf Result
 		)
@@ -194,15 +211,25 @@ func FuzzFastTrack(f *testing.F) {
 			}
 			general.Track(now, &p, general.Hash(&p), &rg)
 			took, established := false, false
-			if packet.ParseTCP4(frame, packet.Options{}, &s) {
+			switch {
+			case packet.ParseTCP4(frame, packet.Options{}, &s):
 				fast.BeginTCP4(&s, &x)
-				fast.CandidateTCP4(&x)
+				fast.Candidate4(&x)
 				if took = fast.FindEstablished4(now, &s, &x); took {
 					established = fast.TrackEstablished4(now, &s, frame, &x, &rf)
 				} else {
 					fast.Track(now, &p, x.Hash(), &rf)
 				}
-			} else {
+			case packet.ParseUDP4(frame, packet.Options{}, &u):
+				fast.BeginUDP4(&u, &x)
+				fast.Candidate4(&x)
+				if took = fast.FindEstablishedUDP4(now, &x); took {
+					fast.TrackEstablishedUDP4(now, &x)
+					established = true
+				} else {
+					fast.Track(now, &p, x.Hash(), &rf)
+				}
+			default:
 				fast.Track(now, &p, fast.Hash(&p), &rf)
 			}
 			switch {

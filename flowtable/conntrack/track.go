@@ -295,21 +295,25 @@ func (f *famTable[K]) trackUDP(t *Tracker, now uint32, p *packet.Parsed, k K, sr
 	}
 	dir := dirOf(srcIsB, e.Flags)
 	r.State, r.Dir, r.ref = packetState(e.Flags, dir), dir, ref
-	// Linux's nf_conntrack_udp_packet: replied and still active two
-	// seconds after creation is a stream: ASSURED, longer timeout.
-	if e.Flags&FlagSeenReply != 0 {
+	udpExisting(t, now, &e.Flags, &e.Expires, &e.Value, dir)
+}
+
+// udpExisting tracks a UDP packet on its connection's entry (flags,
+// expiry, value) in direction dir, as Linux's nf_conntrack_udp_packet:
+// replied and still active two seconds after creation is a stream:
+// ASSURED, with the longer timeout.
+func udpExisting(t *Tracker, now uint32, flags *uint8, expires *uint32, c *Conn, dir ctstate.Dir) {
+	if *flags&FlagSeenReply != 0 {
 		timeout := t.to.udp
-		if after(now, e.Value.created()+2000) {
+		if after(now, c.created()+2000) {
 			timeout = t.to.udpStream
-			e.Flags |= flowtable.FlagAssured
+			*flags |= flowtable.FlagAssured
 		}
-		e.Expires = now + timeout
+		*expires = now + timeout
 	} else {
-		e.Expires = now + t.to.udp
+		*expires = now + t.to.udp
 	}
-	if dir == ctstate.Reply {
-		e.Flags |= FlagSeenReply
-	}
+	*flags |= FlagSeenReply * uint8(dir&1) // a reply, without a branch
 }
 
 func (f *famTable[K]) trackGeneric(t *Tracker, now uint32, p *packet.Parsed, k K, srcIsB bool, h uint64, r *Result, timeout uint32) {
