@@ -4,12 +4,16 @@
 // across flows phase by phase (all SYNs, all SYN-ACKs, all ACKs, then each
 // data round over all flows), so that consecutive packets belong to
 // different flows, as on a busy link, and a flow table sees its whole
-// working set on every pass.
+// working set on every pass. With -proto udp the flows are UDP: rounds of
+// a datagram from the client and one from the server (pktgen's default
+// traffic is UDP), and no handshake.
 //
 //	go run ./perf/gen -flows 10000 -rounds 20 -o /tmp/flows-10k.pcap
+//	go run ./perf/gen -proto udp -flows 10000 -rounds 8 -o /tmp/udp-10k.pcap
 //
 // Flow i runs from 198.18.0.0+(i mod 65536), port 1024+i/65536, to
-// 198.19.0.(1+i mod 254) port 80 (benchmark addresses, RFC 2544).
+// 198.19.0.(1+i mod 254) port 80 (TCP) or 5678 (UDP, as pktgen), benchmark addresses
+// (RFC 2544). Frames are 60 bytes unless -payload says otherwise.
 package main
 
 import (
@@ -32,8 +36,17 @@ var (
 	serverMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}
 )
 
-// serverPort is the destination port of every flow.
-const serverPort = 80
+// The destination port of every flow.
+const (
+	serverPort    = 80
+	serverPortUDP = 5678 // pktgen's default destination port
+)
+
+// Payloads that make 60-byte frames (the Ethernet minimum without FCS).
+const (
+	payloadTCP = 60 - 14 - 20 - 20
+	payloadUDP = 60 - 14 - 20 - 8
+)
 
 // maxFlows keeps client ports below 65536 (1024 + flows/65536).
 const maxFlows = 64000 * 65536
@@ -62,24 +75,48 @@ type writer struct {
 	packets int
 }
 
-// segment writes one TCP segment of f; fromClient says its direction.
-func (w *writer) segment(f flow, fromClient bool, seq, ack uint32, syn, ackFlag bool, data []byte) error {
+// headers are the Ethernet and IPv4 headers of a packet of f carrying
+// proto; fromClient says its direction.
+func headers(f flow, fromClient bool, proto layers.IPProtocol) (layers.Ethernet, layers.IPv4) {
 	eth := layers.Ethernet{SrcMAC: clientMAC, DstMAC: serverMAC, EthernetType: layers.EthernetTypeIPv4}
-	ip := layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: f.client, DstIP: f.server, Flags: layers.IPv4DontFragment}
-	tcp := layers.TCP{SrcPort: layers.TCPPort(f.cport), DstPort: serverPort, Seq: seq, Ack: ack, SYN: syn, ACK: ackFlag, Window: 65535}
+	ip := layers.IPv4{Version: 4, TTL: 64, Protocol: proto, SrcIP: f.client, DstIP: f.server, Flags: layers.IPv4DontFragment}
 	if !fromClient {
 		eth.SrcMAC, eth.DstMAC = serverMAC, clientMAC
 		ip.SrcIP, ip.DstIP = f.server, f.client
-		tcp.SrcPort, tcp.DstPort = serverPort, layers.TCPPort(f.cport)
 	}
-	if len(data) > 0 {
-		tcp.PSH = true
+	return eth, ip
+}
+
+// segment writes one TCP segment of f; fromClient says its direction.
+func (w *writer) segment(f flow, fromClient bool, seq, ack uint32, syn, ackFlag bool, data []byte) error {
+	eth, ip := headers(f, fromClient, layers.IPProtocolTCP)
+	tcp := layers.TCP{SrcPort: layers.TCPPort(f.cport), DstPort: serverPort, Seq: seq, Ack: ack, SYN: syn, ACK: ackFlag, Window: 65535, PSH: len(data) > 0}
+	if !fromClient {
+		tcp.SrcPort, tcp.DstPort = serverPort, layers.TCPPort(f.cport)
 	}
 	if err := tcp.SetNetworkLayerForChecksum(&ip); err != nil {
 		return err
 	}
+	return w.write(&eth, &ip, &tcp, gopacket.Payload(data))
+}
+
+// datagram writes one UDP datagram of f; fromClient says its direction.
+func (w *writer) datagram(f flow, fromClient bool, data []byte) error {
+	eth, ip := headers(f, fromClient, layers.IPProtocolUDP)
+	udp := layers.UDP{SrcPort: layers.UDPPort(f.cport), DstPort: serverPortUDP}
+	if !fromClient {
+		udp.SrcPort, udp.DstPort = serverPortUDP, layers.UDPPort(f.cport)
+	}
+	if err := udp.SetNetworkLayerForChecksum(&ip); err != nil {
+		return err
+	}
+	return w.write(&eth, &ip, &udp, gopacket.Payload(data))
+}
+
+// write serializes one packet's layers into the capture.
+func (w *writer) write(l ...gopacket.SerializableLayer) error {
 	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	if err := gopacket.SerializeLayers(w.buf, opts, &eth, &ip, &tcp, gopacket.Payload(data)); err != nil {
+	if err := gopacket.SerializeLayers(w.buf, opts, l...); err != nil {
 		return err
 	}
 	b := w.buf.Bytes()
@@ -89,12 +126,17 @@ func (w *writer) segment(f flow, fromClient bool, seq, ack uint32, syn, ackFlag 
 }
 
 func run() error {
-	flows := flag.Int("flows", 10000, "number of TCP flows")
-	rounds := flag.Int("rounds", 1, "data rounds per flow after the handshake (one segment each way per round)")
-	payload := flag.Int("payload", 6, "TCP payload bytes per data segment (6 makes 60-byte frames)")
+	proto := flag.String("proto", "tcp", "tcp or udp")
+	flows := flag.Int("flows", 10000, "number of flows")
+	rounds := flag.Int("rounds", 1, "data rounds per flow, after the handshake for TCP (one packet each way per round)")
+	payload := flag.Int("payload", -1, "payload bytes per data packet (default: 60-byte frames)")
 	out := flag.String("o", "", "output pcap file (required)")
 	flag.Parse()
-	if *out == "" || *flows <= 0 || *flows > maxFlows || *rounds < 0 || *payload < 0 || *payload > 1400 {
+	if *payload < 0 {
+		*payload = map[string]int{"tcp": payloadTCP, "udp": payloadUDP}[*proto]
+	}
+	if *out == "" || (*proto != "tcp" && *proto != "udp") || *flows <= 0 || *flows > maxFlows ||
+		*rounds < 0 || *payload < 0 || *payload > 1400 {
 		flag.Usage()
 		return fmt.Errorf("bad arguments")
 	}
@@ -113,7 +155,16 @@ func run() error {
 		w.payload[i] = 'a' + byte(i%26)
 	}
 	n, p := *flows, uint32(*payload)
-	phases := []func(f flow) error{
+	var phases []func(f flow) error
+	if *proto == "udp" {
+		for range *rounds {
+			phases = append(phases,
+				func(f flow) error { return w.datagram(f, true, w.payload) },
+				func(f flow) error { return w.datagram(f, false, w.payload) })
+		}
+		return w.writeAll(phases, n, bw, file, *out)
+	}
+	phases = []func(f flow) error{
 		func(f flow) error { return w.segment(f, true, f.clientISN, 0, true, false, nil) },
 		func(f flow) error { return w.segment(f, false, f.serverISN, f.clientISN+1, true, true, nil) },
 		func(f flow) error { return w.segment(f, true, f.clientISN+1, f.serverISN+1, false, true, nil) },
@@ -128,6 +179,12 @@ func run() error {
 				return w.segment(f, false, f.serverISN+1+r*p, f.clientISN+1+(r+1)*p, false, true, w.payload)
 			})
 	}
+	return w.writeAll(phases, n, bw, file, *out)
+}
+
+// writeAll writes every phase for each of n flows in turn, then flushes
+// and closes the capture.
+func (w *writer) writeAll(phases []func(f flow) error, n int, bw *bufio.Writer, file *os.File, name string) error {
 	for _, phase := range phases {
 		for i := range n {
 			if err := phase(flowAt(i)); err != nil {
@@ -138,7 +195,7 @@ func run() error {
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "gen: %d flows, %d packets -> %s\n", n, w.packets, *out)
+	fmt.Fprintf(os.Stderr, "gen: %d flows, %d packets -> %s\n", n, w.packets, name)
 	return file.Close()
 }
 

@@ -13,9 +13,12 @@
 #
 # Usage (root):
 #   perf/scripts/bench-io.sh [-d SECONDS] [-f "10000 1000000"] [-m "nohuge huge"]
-#                            [-s "testpmd ovs statewall"] [-r ROUNDS] [-o RESULTS.md]
+#                            [-s "testpmd ovs statewall"] [-r ROUNDS] [-p tcp|udp]
+#                            [-o RESULTS.md]
 # -r forces the data rounds per flow of the capture (default: 8 below 500k
 # flows, else 1), e.g. -f 1000 -r 1 for a 5000-packet capture.
+# -p udp replays UDP flows instead (perf/gen -proto udp: a datagram each
+# way per round, no handshake; pktgen's default traffic is UDP).
 # Environment: PCAPDIR (cached captures, default /tmp/statewall-pcaps),
 # KEEP=1 keeps the work directory (logs) for inspection.
 #
@@ -37,8 +40,9 @@ PCAPDIR=${PCAPDIR:-/tmp/statewall-pcaps}
 MBUF_SIZE=320 # data room incl. 128 B headroom: 60-byte frames fit, 5M mbufs fit in memory
 WARMUP=3
 ROUNDS=""
+PROTO=tcp
 
-while getopts "d:f:m:s:o:r:h" opt; do
+while getopts "d:f:m:s:o:r:p:h" opt; do
 	case $opt in
 	d) DURATION=$OPTARG ;;
 	f) FLOWS=$OPTARG ;;
@@ -46,8 +50,9 @@ while getopts "d:f:m:s:o:r:h" opt; do
 	s) SUITES=$OPTARG ;;
 	o) OUT=$OPTARG ;;
 	r) ROUNDS=$OPTARG ;;
+	p) PROTO=$OPTARG ;;
 	*)
-		sed -n '2,27p' "$0"
+		sed -n '2,30p' "$0"
 		exit 2
 		;;
 	esac
@@ -60,6 +65,7 @@ die() {
 }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (DPDK, hugepages, Open vSwitch)"
+case $PROTO in tcp | udp) ;; *) die "-p takes tcp or udp, not $PROTO" ;; esac
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 
 WORK=$(mktemp -d /tmp/statewall-bench.XXXXXX)
@@ -86,17 +92,20 @@ need_pkg() { # need_pkg COMMAND PACKAGE
 # pcap_for FLOWS ROUNDS: path of the capture, generated on first use.
 pcap_for() {
 	local f=$PCAPDIR/flows-$1-r$2.pcap
+	[ "$PROTO" = tcp ] || f=$PCAPDIR/$PROTO-flows-$1-r$2.pcap
 	if [ ! -s "$f" ]; then
 		mkdir -p "$PCAPDIR"
 		log "generating $f"
-		(cd "$ROOT" && go run ./perf/gen -flows "$1" -rounds "$2" -o "$f.tmp") && mv "$f.tmp" "$f"
+		(cd "$ROOT" && go run ./perf/gen -proto "$PROTO" -flows "$1" -rounds "$2" -o "$f.tmp") && mv "$f.tmp" "$f"
 	fi
 	echo "$f"
 }
 rounds_for() {
 	if [ -n "$ROUNDS" ]; then echo "$ROUNDS"; elif [ "$1" -ge 500000 ]; then echo 1; else echo 8; fi
 }
-packets_in() { echo $(($1 * (3 + 2 * $2))); } # FLOWS ROUNDS
+packets_in() { # FLOWS ROUNDS
+	if [ "$PROTO" = udp ]; then echo $(($1 * 2 * $2)); else echo $(($1 * (3 + 2 * $2))); fi
+}
 
 # ------------------------------------------------------------- hugepages
 
@@ -427,7 +436,7 @@ for mode in $MODES; do
 done
 
 {
-	echo "bench-io: $(date -u +%Y-%m-%dT%H:%MZ), $host, ${DURATION}s per run, 60-byte frames"
+	echo "bench-io: $(date -u +%Y-%m-%dT%H:%MZ), $host, ${DURATION}s per run, 60-byte $PROTO frames"
 	echo
 	echo "| flows | memory | testpmd io Mpps | OVS ct Mpps | statewalld Mpps | statewall/testpmd | statewall/ovs |"
 	echo "|---|---|---|---|---|---|---|"
