@@ -164,6 +164,24 @@ const (
 	ipv6OptPad1 = 0
 )
 
+// HopOptsValid reports whether ipv6_rcv lets b (a view from NewIPv6) on
+// to netfilter as far as a hop-by-hop header that comes first goes:
+// Linux parses that header before the PRE_ROUTING hook (ipv6_parse_hopopts)
+// and drops the packet when the header runs past it or an option runs
+// past the header, so conntrack never sees it. A hop-by-hop header
+// anywhere else is skipped by its length, as conntrack does
+// (ipv6_skip_exthdr).
+func (b IPv6) HopOptsValid() bool {
+	if b.NextHeader() != IPv6HopByHop {
+		return true
+	}
+	if IPv6Size+2 > len(b) {
+		return false
+	}
+	l := IPv6ExtLen(IPv6HopByHop, b[IPv6Size:])
+	return IPv6Size+l <= len(b) && ipv6OptionsValid(b[IPv6Size:IPv6Size+l])
+}
+
 // ipv6OptionsValid checks that the TLV options of a hop-by-hop or
 // destination options header (whole header in b) stay inside it, as
 // Linux's ip6_parse_tlv does.
@@ -201,8 +219,9 @@ type IPv6Chain struct {
 // the first header that is not an extension header, at ESP, at
 // no-next-header, and at a non-first fragment's fragment header (what
 // follows is fragment data; Proto is then the fragment header's next
-// header and Off the data's offset). The hop-by-hop header's options must
-// stay inside it.
+// header and Off the data's offset). Like conntrack's ipv6_skip_exthdr it
+// checks only that each header fits (HopOptsValid checks what ipv6_rcv
+// checks of a first hop-by-hop header).
 func (b IPv6) WalkExt() (c IPv6Chain, r DropReason) {
 	nh := b.NextHeader()
 	off := IPv6Size
@@ -219,12 +238,7 @@ func (b IPv6) WalkExt() (c IPv6Chain, r DropReason) {
 			return c, ReasonIPv6ExtTruncated
 		}
 		h := b[off : off+l]
-		switch nh {
-		case IPv6HopByHop:
-			if !ipv6OptionsValid(h) {
-				return c, ReasonIPv6ExtTruncated
-			}
-		case IPv6Fragment:
+		if nh == IPv6Fragment {
 			if c.FragOff == 0 {
 				c.FragOff, c.PrevOff = off, prev
 			}

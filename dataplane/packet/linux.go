@@ -19,7 +19,7 @@ func (r DropReason) IPLayerDrop() bool {
 	case ReasonNotIP, ReasonRuntFrame, ReasonVLANTruncated,
 		ReasonIPv4Truncated, ReasonIPv4BadVersion, ReasonIPv4BadIHL,
 		ReasonIPv4BadLength, ReasonIPv4BadChecksum,
-		ReasonIPv6Truncated, ReasonIPv6BadVersion, ReasonIPv6BadLength,
+		ReasonIPv6Truncated, ReasonIPv6BadVersion, ReasonIPv6BadLength, ReasonIPv6BadHopOpts,
 		ReasonBadFragment, ReasonBadAddress:
 		return true
 	}

@@ -212,6 +212,9 @@ func parseIPv6(frame []byte, l3 int, p *Parsed) DropReason {
 	if t.Src[0] == 0xff { // a multicast source: ipv6_rcv drops it
 		return ReasonBadAddress
 	}
+	if !ip.HopOptsValid() {
+		return ReasonIPv6BadHopOpts
+	}
 	c, r := ip.WalkExt()
 	if r != ReasonNone {
 		return r

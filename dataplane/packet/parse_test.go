@@ -390,7 +390,14 @@ func TestParseReasons(t *testing.T) {
 		{"ipv6 length", frameIPv6(t, 17, udpHdr(8, 8), func(ip []byte) { ip[5]++ }), Options{}, ReasonIPv6BadLength},
 		{"ipv6 ext cut", frameIPv6(t, 60, ext(17, 1, 8), nil), Options{}, ReasonIPv6ExtTruncated},
 		{"ipv6 ext no room", frameIPv6(t, 60, []byte{17}, nil), Options{}, ReasonIPv6ExtTruncated},
-		{"ipv6 hbh option past end", frameIPv6(t, 0, []byte{17, 0, 1, 5, 0, 0, 0, 0}, nil), Options{}, ReasonIPv6ExtTruncated},
+		// ipv6_rcv parses a first hop-by-hop header before netfilter and
+		// drops the packet when it is cut short or an option overruns it;
+		// one after another extension header is only skipped (as
+		// conntrack's ipv6_skip_exthdr does).
+		{"ipv6 hbh option past end", frameIPv6(t, 0, append([]byte{17, 0, 1, 5, 0, 0, 0, 0}, udpHdr(8, 8)...), nil), Options{}, ReasonIPv6BadHopOpts},
+		{"ipv6 hbh cut", frameIPv6(t, 0, []byte{17, 1, 0, 0, 0, 0, 0, 0}, nil), Options{}, ReasonIPv6BadHopOpts},
+		{"ipv6 hbh no room", frameIPv6(t, 0, []byte{17}, nil), Options{}, ReasonIPv6BadHopOpts},
+		{"ipv6 hbh option past end after dstopts", frameIPv6(t, 60, append([]byte{0, 0, 1, 4, 0, 0, 0, 0, 17, 0, 1, 5, 0, 0, 0, 0}, udpHdr(8, 8)...), nil), Options{}, ReasonNone},
 		{"ipv6 ext loop", frameIPv6(t, 60, func() []byte {
 			var b []byte
 			for range MaxIPv6ExtHdrs + 1 {

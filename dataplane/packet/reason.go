@@ -24,6 +24,7 @@ const (
 	ReasonIPv6BadLength                 // payload length beyond the frame
 	ReasonIPv6ExtTruncated              // an extension header runs past the packet
 	ReasonIPv6ExtLoop                   // too many extension headers (loop or abuse)
+	ReasonIPv6BadHopOpts                // first hop-by-hop header cut short or its options overrun it
 	ReasonBadFragment                   // fragment with impossible offset/length
 	ReasonTCPTruncated                  // transport too short for the TCP header
 	ReasonTCPBadOffset                  // TCP data offset below 5 or beyond the packet
@@ -79,6 +80,7 @@ var reasonNames = [...]string{
 	ReasonIPv6BadLength:      "ipv6_bad_length",
 	ReasonIPv6ExtTruncated:   "ipv6_ext_truncated",
 	ReasonIPv6ExtLoop:        "ipv6_ext_loop",
+	ReasonIPv6BadHopOpts:     "ipv6_bad_hopopts",
 	ReasonBadFragment:        "bad_fragment",
 	ReasonTCPTruncated:       "tcp_truncated",
 	ReasonTCPBadOffset:       "tcp_bad_offset",
