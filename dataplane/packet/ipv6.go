@@ -166,11 +166,25 @@ const (
 
 // HopOptsValid reports whether ipv6_rcv lets b (a view from NewIPv6) on
 // to netfilter as far as a hop-by-hop header that comes first goes:
-// Linux parses that header before the PRE_ROUTING hook (ipv6_parse_hopopts)
-// and drops the packet when the header runs past it or an option runs
-// past the header, so conntrack never sees it. A hop-by-hop header
+// Linux parses that header before the PRE_ROUTING hook
+// (ipv6_parse_hopopts, ip6_parse_tlv) and drops the packet, so conntrack
+// never sees it, when:
+//   - the header runs past the packet, or an option past the header;
+//   - padding runs longer than 7 bytes, or PadN carries a byte that is
+//     not zero;
+//   - it holds more than 8 options besides padding (Linux's default
+//     net.ipv6.max_hbh_opts_number);
+//   - an option is unknown and its type's two high bits say discard;
+//   - Router Alert's data is not 2 bytes; a Jumbo Payload option appears
+//     in a packet with a payload length (that is, in every packet this
+//     parser takes); a CALIPSO option appears (no CALIPSO domain is
+//     configured, Linux's default); an IOAM option is not 4-byte aligned
+//     in the packet or has less than 2 bytes of data (IOAM itself is off
+//     on every interface by default, so its data is not looked at).
+//
+// TestHopOptsAsLinux asks Linux about each of these. A hop-by-hop header
 // anywhere else is skipped by its length, as conntrack does
-// (ipv6_skip_exthdr).
+// (ipv6_skip_exthdr); destination options are not parsed before netfilter.
 func (b IPv6) HopOptsValid() bool {
 	if b.NextHeader() != IPv6HopByHop {
 		return true
@@ -179,28 +193,75 @@ func (b IPv6) HopOptsValid() bool {
 		return false
 	}
 	l := IPv6ExtLen(IPv6HopByHop, b[IPv6Size:])
-	return IPv6Size+l <= len(b) && ipv6OptionsValid(b[IPv6Size:IPv6Size+l])
-}
-
-// ipv6OptionsValid checks that the TLV options of a hop-by-hop or
-// destination options header (whole header in b) stay inside it, as
-// Linux's ip6_parse_tlv does.
-func ipv6OptionsValid(b []byte) bool {
-	for i := 2; i < len(b); {
-		if b[i] == ipv6OptPad1 {
+	if IPv6Size+l > len(b) {
+		return false
+	}
+	h := b[IPv6Size : IPv6Size+l]
+	pad, options := 0, 0
+	for i := 2; i < len(h); {
+		if h[i] == ipv6OptPad1 {
+			if pad++; pad > maxIPv6Padding {
+				return false
+			}
 			i++
 			continue
 		}
-		if i+2 > len(b) {
+		if i+2 > len(h) {
 			return false
 		}
-		i += 2 + int(b[i+1])
-		if i > len(b) {
+		typ, n := h[i], 2+int(h[i+1])
+		if i+n > len(h) {
 			return false
 		}
+		if typ == ipv6OptPadN {
+			if pad += n; pad > maxIPv6Padding {
+				return false
+			}
+			for _, c := range h[i+2 : i+n] {
+				if c != 0 {
+					return false
+				}
+			}
+			i += n
+			continue
+		}
+		pad = 0
+		if options++; options > maxHopOpts {
+			return false
+		}
+		off := IPv6Size + i // the option's offset in the packet
+		switch typ {
+		case ipv6OptRouterAlert:
+			if n != 4 {
+				return false
+			}
+		case ipv6OptJumbo, ipv6OptCALIPSO:
+			return false
+		case ipv6OptIOAM:
+			if off%4 != 0 || n < 4 {
+				return false
+			}
+		default:
+			if typ>>6 != 0 { // unknown: 01 discard, 10 and 11 discard and report
+				return false
+			}
+		}
+		i += n
 	}
 	return true
 }
+
+// Hop-by-hop options (RFC 8200 4.2, and the options Linux knows) and
+// the limits ip6_parse_tlv applies by default.
+const (
+	ipv6OptPadN        = 1
+	ipv6OptRouterAlert = 5
+	ipv6OptCALIPSO     = 7
+	ipv6OptIOAM        = 0x31
+	ipv6OptJumbo       = 0xc2
+	maxIPv6Padding     = 7 // the longest padding run: what aligns to 8
+	maxHopOpts         = 8 // net.ipv6.max_hbh_opts_number
+)
 
 // IPv6Chain is the result of walking the extension headers of an IPv6
 // packet: where the upper-layer header starts and which one it is, and

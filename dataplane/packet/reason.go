@@ -24,7 +24,7 @@ const (
 	ReasonIPv6BadLength                 // payload length beyond the frame
 	ReasonIPv6ExtTruncated              // an extension header runs past the packet
 	ReasonIPv6ExtLoop                   // too many extension headers (loop or abuse)
-	ReasonIPv6BadHopOpts                // first hop-by-hop header cut short or its options overrun it
+	ReasonIPv6BadHopOpts                // first hop-by-hop header ipv6_rcv refuses (bounds, padding, options: HopOptsValid)
 	ReasonBadFragment                   // fragment with impossible offset/length
 	ReasonTCPTruncated                  // transport too short for the TCP header
 	ReasonTCPBadOffset                  // TCP data offset below 5 or beyond the packet
