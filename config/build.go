@@ -33,6 +33,7 @@ type rawDataplane struct {
 	FlowMemory any `toml:"flow_memory"`
 	Hugepages  any `toml:"hugepages"`
 	EALArgs    any `toml:"eal_args"`
+	IPv4Sum    any `toml:"ipv4_checksum"`
 }
 
 type rawPort struct {
@@ -265,6 +266,7 @@ func (d *decoder) dataplane(dp *Dataplane, r *rawDataplane) {
 	dp.FlowMemory = d.size("dataplane.flow_memory", r.FlowMemory, DefaultFlowMemory)
 	dp.Hugepages = d.boolean("dataplane.hugepages", r.Hugepages, true)
 	dp.EALArgs = d.strList("dataplane.eal_args", r.EALArgs)
+	dp.IPv4ChecksumZeroOK = d.oneOf("dataplane.ipv4_checksum", r.IPv4Sum, "verify", "verify", "zero-ok") == "zero-ok"
 }
 
 func (d *decoder) ports(cfg *Config, raw []rawPort) {

@@ -35,6 +35,10 @@ type Dataplane struct {
 	FlowMemory uint64   // bytes for all workers' flow tables together
 	Hugepages  bool     // back flow tables with hugepages
 	EALArgs    []string // extra DPDK EAL arguments
+	// IPv4ChecksumZeroOK takes an IPv4 header checksum of 0 for one a
+	// transmit offload never filled in (captures taken on the sender)
+	// instead of a wrong one, which ip_rcv drops.
+	IPv4ChecksumZeroOK bool
 }
 
 // Port holds one [[port]] entry.

@@ -23,6 +23,10 @@
 //	flow_memory = "256MiB"         # flow tables of all workers together
 //	hugepages = true               # back flow tables with hugepages
 //	eal_args = []                  # extra DPDK EAL arguments
+//	ipv4_checksum = "verify"       # IPv4 header checksums: "verify" drops a wrong one, as ip_rcv
+//	                               # does; "zero-ok" also takes 0 (sender-side captures, whose
+//	                               # transmit offload never filled the field); replay always
+//	                               # takes 0, as captures are often sender-side
 //
 //	[[port]]                       # repeated; the order gives the port index (0, 1, ...)
 //	name = "lan"                   # required, unique

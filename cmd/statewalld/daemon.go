@@ -402,7 +402,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 		}
 		rt.Pipelines = append(rt.Pipelines, pipeline.NewWorker(pipeline.Config{ID: w, Burst: cfg.Dataplane.Burst, AcceptNonIP: true,
 			RejectRate: cfg.Reject.Rate, RejectBurst: cfg.Reject.Burst, Log: logCh,
-			VerifyChecksums: cfg.Conntrack.Checksum},
+			VerifyChecksums: cfg.Conntrack.Checksum, Parse: parseOptions(&cfg.Dataplane)},
 			bindings, tr, shared.Ruleset, &pollClock{mono: clock}, nil))
 	}
 
@@ -630,3 +630,15 @@ func writeSummary(w io.Writer, rt *engine.Runtime) {
 }
 
 func stateName(s int) string { return ctstate.State(s).String() }
+
+// parseOptions are the header checks of the daemon's workers: IPv4
+// header checksums verified as ip_rcv verifies them, 0 included (a frame
+// on the wire always has its checksum filled in), unless the config says
+// that 0 means a transmit offload (sender-side captures through
+// net_pcap).
+func parseOptions(dp *config.Dataplane) packet.Options {
+	if dp.IPv4ChecksumZeroOK {
+		return packet.Options{IPv4Checksum: packet.ChecksumVerifyNonZero}
+	}
+	return packet.Options{IPv4Checksum: packet.ChecksumVerify}
+}

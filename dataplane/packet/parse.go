@@ -41,6 +41,11 @@ type Options struct {
 	// packet, then drops it; off by default so that the conntrack verdict
 	// matches Linux's.
 	IPv4Options bool
+	// Loopback says the frames arrived on a loopback interface, where
+	// Linux takes the loopback address and interface-local multicast
+	// (replay: the answer key injected captures of ::1 traffic on lo).
+	// Off, they are dropped before netfilter, as on any other interface.
+	Loopback bool
 }
 
 // maxTransportHeader is the longest transport header (TCP with options).
@@ -83,7 +88,7 @@ func ParseWith(frame []byte, link LinkType, opt Options, p *Parsed) DropReason {
 	case EtherTypeIPv4:
 		return parseIPv4(frame, l3, opt, p)
 	case EtherTypeIPv6:
-		return parseIPv6(frame, l3, p)
+		return parseIPv6(frame, l3, opt, p)
 	}
 	return ReasonNotIP
 }
@@ -191,9 +196,22 @@ func parseIPv4(frame []byte, l3 int, opt Options, p *Parsed) DropReason {
 	return parseTransport(frame, l3+hl, l3+len(ip), p)
 }
 
+// ipv6Martian reports whether ipv6_rcv drops a packet from src to dst
+// before netfilter (RFC 4291): a multicast source or a multicast
+// destination of scope 0 (reserved) always, and unless it arrived on a
+// loopback interface (lo), the loopback address as source or destination
+// or an interface-local (scope 1) multicast destination.
+func ipv6Martian(src, dst *[16]byte, lo bool) bool {
+	if src[0] == 0xff || (dst[0] == 0xff && dst[1]&0x0f == 0) {
+		return true
+	}
+	loopback := [16]byte{15: 1}
+	return !lo && (*src == loopback || *dst == loopback || (dst[0] == 0xff && dst[1]&0x0f == 1))
+}
+
 // parseIPv6 reads the IPv6 header at l3, its extension headers and what
 // follows.
-func parseIPv6(frame []byte, l3 int, p *Parsed) DropReason {
+func parseIPv6(frame []byte, l3 int, opt Options, p *Parsed) DropReason {
 	ip, r := NewIPv6(frame[l3:])
 	if r != ReasonNone {
 		return r
@@ -209,7 +227,7 @@ func parseIPv6(frame []byte, l3 int, p *Parsed) DropReason {
 		return ReasonIPv6BadLength
 	}
 	p.IPLen = uint16(len(ip))
-	if t.Src[0] == 0xff { // a multicast source: ipv6_rcv drops it
+	if ipv6Martian(&t.Src, &t.Dst, opt.Loopback) {
 		return ReasonBadAddress
 	}
 	if !ip.HopOptsValid() {

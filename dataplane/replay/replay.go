@@ -132,7 +132,10 @@ func File(path string, opts Options) (*Summary, error) {
 	if opts.Out != nil {
 		col.json = newJSONWriter(opts.Out)
 	}
-	w := pipeline.NewWorker(pipeline.Config{Burst: 32, AcceptNonIP: true, FrameClock: true, VerifyChecksums: cfg.Conntrack.Checksum},
+	// Captures are often taken on the sender, before a transmit offload
+	// filled in IPv4 header checksums, and of loopback traffic.
+	parse := packet.Options{IPv4Checksum: packet.ChecksumVerifyNonZero, Loopback: true}
+	w := pipeline.NewWorker(pipeline.Config{Burst: 32, AcceptNonIP: true, FrameClock: true, VerifyChecksums: cfg.Conntrack.Checksum, Parse: parse},
 		[]pipeline.Binding{{In: src, InIndex: opts.InPort, Out: sink}}, tracker, shared.Ruleset, noClock{}, col)
 	for !w.Done() {
 		if w.Poll() == 0 && src.Done() {
