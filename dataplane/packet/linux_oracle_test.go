@@ -319,6 +319,16 @@ func TestIPLayerAsLinux(t *testing.T) {
 		{"ipv4 to broadcast", oracleV4Peer, ip("255.255.255.255"), keep},
 		{"ipv4 trailing bytes", oracleV4Peer, oracleV4, func(b []byte) { b[3] -= 2 }},
 		{"ipv4 total length beyond", oracleV4Peer, oracleV4, func(b []byte) { b[3] += 2 }},
+		{"ipv4 ttl 0", oracleV4Peer, oracleV4, func(b []byte) { b[8] = 0 }},
+		{"ipv4 protocol 253", oracleV4Peer, oracleV4, func(b []byte) { b[9] = 253 }},
+		{"ipv4 total length below header", oracleV4Peer, oracleV4, func(b []byte) { b[3] = 16 }},
+		{"ipv4 ihl 4", oracleV4Peer, oracleV4, func(b []byte) { b[0] = 0x44 }},
+		{"ipv4 version 5", oracleV4Peer, oracleV4, func(b []byte) { b[0] = 0x55 }},
+		{"ipv6 hop limit 0", oracleV6Peer, oracleV6, func(b []byte) { b[7] = 0 }},
+		{"ipv6 no next header", oracleV6Peer, oracleV6, func(b []byte) { b[6] = 59 }},
+		{"ipv6 next header 253", oracleV6Peer, oracleV6, func(b []byte) { b[6] = 253 }},
+		{"ipv6 udp length short", oracleV6Peer, oracleV6, func(b []byte) { b[IPv6Size+5] = 6 }},
+		{"ipv6 udp length zero", oracleV6Peer, oracleV6, func(b []byte) { b[IPv6Size+5] = 0 }},
 	}
 	for i, c := range cases {
 		frame := o.udpFrame(c.src, c.dst, uint16(30000+i), c.fix)

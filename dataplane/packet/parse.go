@@ -244,6 +244,11 @@ func parseIPv6(frame []byte, l3 int, opt Options, p *Parsed) DropReason {
 		// would not fit 16 bits: abuse.
 		return ReasonIPv6ExtLoop
 	}
+	if c.Proto == IPv6NoNext && c.FragOff == 0 {
+		// conntrack's ipv6_skip_exthdr gives up at No Next Header: no
+		// transport, INVALID (a fragment's is found after reassembly).
+		return ReasonIPv6NoNextHeader
+	}
 	if c.FragOff != 0 {
 		fh := IPv6Frag(ip[c.FragOff:])
 		f := &p.Fragment

@@ -397,6 +397,7 @@ func TestParseReasons(t *testing.T) {
 		{"ipv6 hbh option past end", frameIPv6(t, 0, append([]byte{17, 0, 1, 5, 0, 0, 0, 0}, udpHdr(8, 8)...), nil), Options{}, ReasonIPv6BadHopOpts},
 		{"ipv6 hbh cut", frameIPv6(t, 0, []byte{17, 1, 0, 0, 0, 0, 0, 0}, nil), Options{}, ReasonIPv6BadHopOpts},
 		{"ipv6 hbh no room", frameIPv6(t, 0, []byte{17}, nil), Options{}, ReasonIPv6BadHopOpts},
+		{"ipv6 no next header", frameIPv6(t, 59, udpHdr(8, 8), nil), Options{}, ReasonIPv6NoNextHeader},
 		{"ipv6 hbh option past end after dstopts", frameIPv6(t, 60, append([]byte{0, 0, 1, 4, 0, 0, 0, 0, 17, 0, 1, 5, 0, 0, 0, 0}, udpHdr(8, 8)...), nil), Options{}, ReasonNone},
 		{"ipv6 ext loop", frameIPv6(t, 60, func() []byte {
 			var b []byte

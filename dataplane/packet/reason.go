@@ -25,6 +25,7 @@ const (
 	ReasonIPv6ExtTruncated              // an extension header runs past the packet
 	ReasonIPv6ExtLoop                   // too many extension headers (loop or abuse)
 	ReasonIPv6BadHopOpts                // first hop-by-hop header ipv6_rcv refuses (bounds, padding, options: HopOptsValid)
+	ReasonIPv6NoNextHeader              // the header chain ends in No Next Header: conntrack finds no transport
 	ReasonBadFragment                   // fragment with impossible offset/length
 	ReasonTCPTruncated                  // transport too short for the TCP header
 	ReasonTCPBadOffset                  // TCP data offset below 5 or beyond the packet
@@ -81,6 +82,7 @@ var reasonNames = [...]string{
 	ReasonIPv6ExtTruncated:   "ipv6_ext_truncated",
 	ReasonIPv6ExtLoop:        "ipv6_ext_loop",
 	ReasonIPv6BadHopOpts:     "ipv6_bad_hopopts",
+	ReasonIPv6NoNextHeader:   "ipv6_no_next_header",
 	ReasonBadFragment:        "bad_fragment",
 	ReasonTCPTruncated:       "tcp_truncated",
 	ReasonTCPBadOffset:       "tcp_bad_offset",
