@@ -1,0 +1,153 @@
+// Package linuxoracle asks Linux itself what becomes of a frame: a
+// network namespace behind a veth, whose nftables count, in the
+// PRE_ROUTING hook after conntrack, the frames that arrive and their ct
+// state. Tests of the parser and the tracker compare their answers with
+// it. It needs root, ip and nft; without root a test using it skips.
+package linuxoracle
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Oracle is a network namespace reached through a veth, whose
+// nftables count, in the PRE_ROUTING hook after conntrack, the packets to
+// it (marked: Mark4, Mark6) and their ct state: Linux itself
+// says what becomes of a frame.
+type Oracle struct {
+	t       *testing.T
+	ns      string
+	fd      int
+	to      *syscall.SockaddrLinklayer
+	Src     net.HardwareAddr // the sending end's MAC
+	Dst     net.HardwareAddr // the namespace end's MAC
+	counter *regexp.Regexp
+}
+
+// Frames to the oracle carry these marks (the IPv4 ID, the IPv6 flow
+// label), which its counters match, whatever the addresses.
+const (
+	Mark4 = 0x5b5b
+	Mark6 = 0x5b5b5
+)
+
+// The namespace's addresses, and the peer's that frames come from.
+var (
+	V4, V4Peer = net.IPv4(198, 18, 5, 2).To4(), net.IPv4(198, 18, 5, 1).To4()
+	V6, V6Peer = net.ParseIP("fd00:5:b::2"), net.ParseIP("fd00:5:b::1")
+)
+
+// New sets up the namespace (removed when the test ends). It
+// skips without root.
+func New(t *testing.T) *Oracle {
+	if os.Getuid() != 0 {
+		t.Skip("needs root (a network namespace, nftables, a raw socket)")
+	}
+	for _, tool := range []string{"ip", "nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s not installed (.ci/run installs it)", tool)
+			}
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	o := &Oracle{t: t, ns: fmt.Sprintf("sworc%d", os.Getpid()), counter: regexp.MustCompile(`packets (\d+)`)}
+	host, peer := fmt.Sprintf("swh%d", os.Getpid()%100000), fmt.Sprintf("swp%d", os.Getpid()%100000)
+	o.run("ip", "netns", "add", o.ns)
+	t.Cleanup(func() {
+		_ = exec.Command("ip", "link", "del", host).Run()
+		_ = exec.Command("ip", "netns", "del", o.ns).Run()
+	})
+	o.run("ip", "link", "add", host, "type", "veth", "peer", "name", peer, "netns", o.ns)
+	o.inNS("sysctl", "-qw", "net.ipv6.conf."+peer+".accept_dad=0")
+	o.inNS("ip", "addr", "add", V6.String()+"/64", "dev", peer, "nodad")
+	o.inNS("ip", "addr", "add", V4.String()+"/24", "dev", peer)
+	o.inNS("ip", "link", "set", peer, "up")
+	o.run("ip", "link", "set", host, "up")
+	cmd := exec.Command("ip", "netns", "exec", o.ns, "nft", "-f", "-")
+	var rules strings.Builder
+	for _, m := range []string{"ip id " + strconv.Itoa(Mark4), "ip6 flowlabel " + strconv.Itoa(Mark6)} {
+		fmt.Fprintf(&rules, "\t\t%s counter name \"seen\"\n", m)
+		for _, st := range states {
+			fmt.Fprintf(&rules, "\t\t%s ct state %s counter name \"%s\"\n", m, st, st)
+		}
+	}
+	var counters strings.Builder
+	for _, st := range states {
+		fmt.Fprintf(&counters, "\tcounter %s {}\n", st)
+	}
+	cmd.Stdin = strings.NewReader("table inet sworacle {\n\tcounter seen {}\n" + counters.String() +
+		"\tchain pre {\n\t\ttype filter hook prerouting priority -150; policy drop;\n" + rules.String() + "\t}\n}\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v\n%s", err, out)
+	}
+	mac, err := net.ParseMAC(strings.TrimSpace(o.inNS("cat", "/sys/class/net/"+peer+"/address")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostIf, err := net.InterfaceByName(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Src, o.Dst = hostIf.HardwareAddr, mac
+	if o.fd, err = syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(o.fd) })
+	o.to = &syscall.SockaddrLinklayer{Ifindex: hostIf.Index, Halen: 6}
+	copy(o.to.Addr[:], mac)
+	return o
+}
+
+func (o *Oracle) run(args ...string) string {
+	o.t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		o.t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (o *Oracle) inNS(args ...string) string {
+	return o.run(append([]string{"ip", "netns", "exec", o.ns}, args...)...)
+}
+
+func (o *Oracle) count(name string) int {
+	m := o.counter.FindStringSubmatch(o.inNS("nft", "list", "counter", "inet", "sworacle", name))
+	if m == nil {
+		o.t.Fatalf("counter %s unreadable", name)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// states are the ct states the oracle tells apart (nft's names).
+var states = []string{"new", "established", "related", "invalid", "untracked"}
+
+// State sends frame (Ethernet, to Dst) and returns what Linux made of
+// it: NONE (it never reached PRE_ROUTING), or its ct state there, in
+// capitals (NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED).
+func (o *Oracle) State(frame []byte) string {
+	o.inNS("nft", "reset", "counters", "table", "inet", "sworacle")
+	if err := syscall.Sendto(o.fd, frame, 0, o.to); err != nil {
+		o.t.Fatal(err)
+	}
+	// The veth delivers in the sender's context: the counters are final
+	// when Sendto returns.
+	if o.count("seen") == 0 {
+		return "NONE"
+	}
+	for _, st := range states {
+		if o.count(st) == 1 {
+			return strings.ToUpper(st)
+		}
+	}
+	return "no ct state"
+}
