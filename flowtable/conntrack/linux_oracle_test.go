@@ -83,3 +83,103 @@ func TestICMPAsLinux(t *testing.T) {
 		}
 	}
 }
+
+// tcpFrame is the Ethernet frame of a TCP segment with flags from the
+// oracle's peer (port sport) to the oracle (port 5678) carrying payload,
+// over IPv4 or IPv6, marked for the oracle.
+func tcpFrame(o *linuxoracle.Oracle, v6 bool, sport uint16, flags uint8, payload []byte) []byte {
+	seg := make([]byte, 20, 20+len(payload))
+	binary.BigEndian.PutUint16(seg, sport)
+	binary.BigEndian.PutUint16(seg[2:], 5678)
+	binary.BigEndian.PutUint32(seg[4:], 0x1000_0000+uint32(sport))
+	if flags&packet.TCPAck != 0 {
+		binary.BigEndian.PutUint32(seg[8:], 0x2000_0000)
+	}
+	seg[12], seg[13] = 5<<4, flags
+	binary.BigEndian.PutUint16(seg[14:], 65535)
+	seg = append(seg, payload...)
+	f := append(append([]byte{}, o.Dst...), o.Src...)
+	if !v6 {
+		src, dst := linuxoracle.V4Peer, linuxoracle.V4
+		initial := uint32(packet.Checksum(src, 0)) + uint32(packet.Checksum(dst, 0)) + uint32(packet.ProtoTCP) + uint32(len(seg))
+		binary.BigEndian.PutUint16(seg[16:], ^packet.Checksum(seg, initial))
+		ip := []byte{0x45, 0, 0, byte(20 + len(seg)), linuxoracle.Mark4 >> 8, linuxoracle.Mark4 & 0xff, 0x40, 0, 64, packet.ProtoTCP, 0, 0}
+		ip = append(append(ip, src...), dst...)
+		binary.BigEndian.PutUint16(ip[10:], ^packet.Checksum(ip, 0))
+		return append(append(append(f, 0x08, 0x00), ip...), seg...)
+	}
+	src, dst := linuxoracle.V6Peer.To16(), linuxoracle.V6.To16()
+	initial := uint32(packet.Checksum(src, 0)) + uint32(packet.Checksum(dst, 0)) + uint32(packet.ProtoTCP) + uint32(len(seg))
+	binary.BigEndian.PutUint16(seg[16:], ^packet.Checksum(seg, initial))
+	ip := make([]byte, packet.IPv6Size)
+	binary.BigEndian.PutUint32(ip, 6<<28|linuxoracle.Mark6)
+	binary.BigEndian.PutUint16(ip[4:], uint16(len(seg)))
+	ip[6], ip[7] = packet.ProtoTCP, 64
+	copy(ip[8:], src)
+	copy(ip[24:], dst)
+	return append(append(append(f, 0x86, 0xdd), ip...), seg...)
+}
+
+// TestTCPFirstSegmentAsLinux sends the first segment of a connection,
+// with every flag combination the tracker treats apart, to Linux and to
+// the tracker (default options: Linux's, tcp_loose on), and compares the
+// states.
+func TestTCPFirstSegmentAsLinux(t *testing.T) {
+	o := linuxoracle.New(t)
+	tr := newTracker(t, nil)
+	const (
+		fin, syn, rst, psh, ack, urg, ece, cwr = packet.TCPFin, packet.TCPSyn, packet.TCPRst, 0x08, packet.TCPAck, 0x20, 0x40, 0x80
+	)
+	cases := []struct {
+		name    string
+		flags   uint8
+		payload bool
+	}{
+		{"syn", syn, false},
+		{"syn with data", syn, true},
+		{"syn ece cwr", syn | ece | cwr, false},
+		{"ack", ack, false},
+		{"ack with data", ack | psh, true},
+		{"syn ack", syn | ack, false},
+		{"fin", fin, false},
+		{"fin ack", fin | ack, false},
+		{"rst", rst, false},
+		{"rst ack", rst | ack, false},
+		{"syn fin", syn | fin, false},
+		{"syn rst", syn | rst, false},
+		{"no flags", 0, false},
+		{"xmas", fin | psh | urg, false},
+		{"all flags", 0xff, false},
+		{"urg ack", urg | ack, false},
+	}
+	var p packet.Parsed
+	for i, c := range cases {
+		for _, v6 := range []bool{false, true} {
+			var data []byte
+			if c.payload {
+				data = []byte("oracle")
+			}
+			sport := uint16(40000 + 2*i) // a connection of its own
+			if v6 {
+				sport++
+			}
+			frame := tcpFrame(o, v6, sport, c.flags, data)
+			linux := o.State(frame)
+			ours := "INVALID"
+			if r := packet.ParseWith(frame, packet.LinkEthernet, packet.Options{IPv4Checksum: packet.ChecksumVerify}, &p); r.IPLayerDrop() {
+				ours = "NONE"
+			} else if r == packet.ReasonNone {
+				ours = track(tr, 1000, &p).State.String()
+			}
+			name := c.name
+			if v6 {
+				name += " (ipv6)"
+			}
+			if ours != linux {
+				t.Errorf("%s: Linux %s, tracker %s", name, linux, ours)
+			} else {
+				t.Logf("%s: %s", name, linux)
+			}
+		}
+	}
+}
