@@ -107,44 +107,21 @@ func TestHopOptsAsLinux(t *testing.T) {
 }
 
 // udpFrame is the Ethernet frame of a UDP datagram to port 5678 (4 bytes
-// of data, checksums right) from src to dst, IPv4 or IPv6 as they are,
-// marked for the oracle; fix then changes the IP packet (the IPv4 header
-// checksum is redone after it unless fix changed the checksum).
+// of data) from src to dst, IPv4 or IPv6 as they are, marked for the
+// oracle; fix then changes the IP packet (the IPv4 header checksum is
+// redone after it unless fix changed the checksum).
 func udpFrame(o *linuxoracle.Oracle, src, dst net.IP, sport uint16, fix func(ip []byte)) []byte {
-	udp := []byte{0, 0, 0x16, 0x2e, 0, 12, 0, 0, 'o', 'r', 'c', 'l'}
-	binary.BigEndian.PutUint16(udp, sport)
-	f := append(append([]byte{}, o.Dst...), o.Src...)
-	var ip []byte
-	if s4, d4 := src.To4(), dst.To4(); s4 != nil && d4 != nil {
-		initial := uint32(Checksum(s4, 0)) + uint32(Checksum(d4, 0)) + uint32(ProtoUDP) + uint32(len(udp))
-		binary.BigEndian.PutUint16(udp[6:], ^Checksum(udp, initial))
-		ip = []byte{0x45, 0, 0, 0, linuxoracle.Mark4 >> 8, linuxoracle.Mark4 & 0xff, 0x40, 0, 64, ProtoUDP, 0, 0}
-		binary.BigEndian.PutUint16(ip[2:], uint16(IPv4MinSize+len(udp)))
-		ip = append(append(append(ip, s4...), d4...), udp...)
-		f = append(f, 0x08, 0x00)
-	} else {
-		initial := uint32(Checksum(src.To16(), 0)) + uint32(Checksum(dst.To16(), 0)) + uint32(ProtoUDP) + uint32(len(udp))
-		binary.BigEndian.PutUint16(udp[6:], ^Checksum(udp, initial))
-		ip = make([]byte, IPv6Size, IPv6Size+len(udp))
-		binary.BigEndian.PutUint32(ip, 6<<28|linuxoracle.Mark6)
-		binary.BigEndian.PutUint16(ip[4:], uint16(len(udp)))
-		ip[6], ip[7] = ProtoUDP, 64
-		copy(ip[8:], src.To16())
-		copy(ip[24:], dst.To16())
-		ip = append(ip, udp...)
-		f = append(f, 0x86, 0xdd)
-	}
+	udp := []byte{byte(sport >> 8), byte(sport), 0x16, 0x2e, 0, 12, 0, 0, 'o', 'r', 'c', 'l'}
+	f := o.Frame(src, dst, ProtoUDP, udp, 6)
+	ip := f[EthernetSize:]
 	v4 := ip[0]>>4 == 4
-	if v4 {
-		binary.BigEndian.PutUint16(ip[10:], ^Checksum(ip[:IPv4MinSize], 0))
-	}
 	sum := binary.BigEndian.Uint16(ip[10:])
 	fix(ip)
 	if v4 && binary.BigEndian.Uint16(ip[10:]) == sum { // fix left the checksum: redo it
 		ip[10], ip[11] = 0, 0
 		binary.BigEndian.PutUint16(ip[10:], ^Checksum(ip[:IPv4MinSize], 0))
 	}
-	return append(f, ip...)
+	return f
 }
 
 // TestIPLayerAsLinux asks Linux what its IP layer does with datagrams

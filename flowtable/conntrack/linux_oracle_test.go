@@ -9,29 +9,14 @@ import (
 )
 
 // icmpFrame is the Ethernet frame of an ICMP (IPv4) or ICMPv6 message of
-// type typ with identifier id from the oracle's peer to the oracle,
-// marked for it, with 8 bytes of body after the identifier and sequence
-// (an error quotes them as a header: an IPv4 header it is not).
+// type typ with identifier id from the oracle's peer to the oracle, with
+// 8 bytes of body after the identifier and sequence.
 func icmpFrame(o *linuxoracle.Oracle, v6 bool, typ uint8, id uint16) []byte {
 	msg := []byte{typ, 0, 0, 0, byte(id >> 8), byte(id), 0, 1, 'o', 'r', 'a', 'c', 'l', 'e', '!', '!'}
-	f := append(append([]byte{}, o.Dst...), o.Src...)
-	if !v6 {
-		binary.BigEndian.PutUint16(msg[2:], ^packet.Checksum(msg, 0))
-		ip := []byte{0x45, 0, 0, byte(20 + len(msg)), linuxoracle.Mark4 >> 8, linuxoracle.Mark4 & 0xff, 0x40, 0, 64, packet.ProtoICMP, 0, 0}
-		ip = append(append(ip, linuxoracle.V4Peer...), linuxoracle.V4...)
-		binary.BigEndian.PutUint16(ip[10:], ^packet.Checksum(ip, 0))
-		return append(append(append(f, 0x08, 0x00), ip...), msg...)
+	if v6 {
+		return o.Frame(linuxoracle.V6Peer, linuxoracle.V6, packet.ProtoICMPv6, msg, 2)
 	}
-	src, dst := linuxoracle.V6Peer.To16(), linuxoracle.V6.To16()
-	initial := uint32(packet.Checksum(src, 0)) + uint32(packet.Checksum(dst, 0)) + uint32(packet.ProtoICMPv6) + uint32(len(msg))
-	binary.BigEndian.PutUint16(msg[2:], ^packet.Checksum(msg, initial))
-	ip := make([]byte, packet.IPv6Size)
-	binary.BigEndian.PutUint32(ip, 6<<28|linuxoracle.Mark6)
-	binary.BigEndian.PutUint16(ip[4:], uint16(len(msg)))
-	ip[6], ip[7] = packet.ProtoICMPv6, 255
-	copy(ip[8:], src)
-	copy(ip[24:], dst)
-	return append(append(append(f, 0x86, 0xdd), ip...), msg...)
+	return o.Frame(linuxoracle.V4Peer, linuxoracle.V4, packet.ProtoICMP, msg, 2)
 }
 
 // TestICMPAsLinux sends ICMP and ICMPv6 messages of every kind the
@@ -86,7 +71,7 @@ func TestICMPAsLinux(t *testing.T) {
 
 // tcpFrame is the Ethernet frame of a TCP segment with flags from the
 // oracle's peer (port sport) to the oracle (port 5678) carrying payload,
-// over IPv4 or IPv6, marked for the oracle.
+// over IPv4 or IPv6.
 func tcpFrame(o *linuxoracle.Oracle, v6 bool, sport uint16, flags uint8, payload []byte) []byte {
 	seg := make([]byte, 20, 20+len(payload))
 	binary.BigEndian.PutUint16(seg, sport)
@@ -98,26 +83,10 @@ func tcpFrame(o *linuxoracle.Oracle, v6 bool, sport uint16, flags uint8, payload
 	seg[12], seg[13] = 5<<4, flags
 	binary.BigEndian.PutUint16(seg[14:], 65535)
 	seg = append(seg, payload...)
-	f := append(append([]byte{}, o.Dst...), o.Src...)
-	if !v6 {
-		src, dst := linuxoracle.V4Peer, linuxoracle.V4
-		initial := uint32(packet.Checksum(src, 0)) + uint32(packet.Checksum(dst, 0)) + uint32(packet.ProtoTCP) + uint32(len(seg))
-		binary.BigEndian.PutUint16(seg[16:], ^packet.Checksum(seg, initial))
-		ip := []byte{0x45, 0, 0, byte(20 + len(seg)), linuxoracle.Mark4 >> 8, linuxoracle.Mark4 & 0xff, 0x40, 0, 64, packet.ProtoTCP, 0, 0}
-		ip = append(append(ip, src...), dst...)
-		binary.BigEndian.PutUint16(ip[10:], ^packet.Checksum(ip, 0))
-		return append(append(append(f, 0x08, 0x00), ip...), seg...)
+	if v6 {
+		return o.Frame(linuxoracle.V6Peer, linuxoracle.V6, packet.ProtoTCP, seg, 16)
 	}
-	src, dst := linuxoracle.V6Peer.To16(), linuxoracle.V6.To16()
-	initial := uint32(packet.Checksum(src, 0)) + uint32(packet.Checksum(dst, 0)) + uint32(packet.ProtoTCP) + uint32(len(seg))
-	binary.BigEndian.PutUint16(seg[16:], ^packet.Checksum(seg, initial))
-	ip := make([]byte, packet.IPv6Size)
-	binary.BigEndian.PutUint32(ip, 6<<28|linuxoracle.Mark6)
-	binary.BigEndian.PutUint16(ip[4:], uint16(len(seg)))
-	ip[6], ip[7] = packet.ProtoTCP, 64
-	copy(ip[8:], src)
-	copy(ip[24:], dst)
-	return append(append(append(f, 0x86, 0xdd), ip...), seg...)
+	return o.Frame(linuxoracle.V4Peer, linuxoracle.V4, packet.ProtoTCP, seg, 16)
 }
 
 // TestTCPFirstSegmentAsLinux sends the first segment of a connection,

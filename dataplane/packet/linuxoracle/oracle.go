@@ -6,6 +6,7 @@
 package linuxoracle
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
@@ -150,4 +151,55 @@ func (o *Oracle) State(frame []byte) string {
 		}
 	}
 	return "no ct state"
+}
+
+// Frame is the Ethernet frame (to Dst) of an IPv4 or IPv6 packet, as src
+// and dst are, marked for the oracle, carrying l4 as protocol proto with
+// its checksum, at offset sumOff in l4, filled in (over the pseudo-header
+// too, except for ICMP over IPv4).
+func (o *Oracle) Frame(src, dst net.IP, proto uint8, l4 []byte, sumOff int) []byte {
+	f := append(append([]byte{}, o.Dst...), o.Src...)
+	var ip []byte
+	if s4, d4 := src.To4(), dst.To4(); s4 != nil && d4 != nil {
+		ip = []byte{0x45, 0, 0, 0, Mark4 >> 8, Mark4 & 0xff, 0x40, 0, 64, proto, 0, 0}
+		binary.BigEndian.PutUint16(ip[2:], uint16(20+len(l4)))
+		ip = append(append(ip, s4...), d4...)
+		binary.BigEndian.PutUint16(ip[10:], ^sum(ip, 0))
+		f = append(f, 0x08, 0x00)
+	} else {
+		ip = make([]byte, 40)
+		binary.BigEndian.PutUint32(ip, 6<<28|Mark6)
+		binary.BigEndian.PutUint16(ip[4:], uint16(len(l4)))
+		ip[6], ip[7] = proto, 64
+		copy(ip[8:], src.To16())
+		copy(ip[24:], dst.To16())
+		f = append(f, 0x86, 0xdd)
+	}
+	l4 = append([]byte{}, l4...)
+	l4[sumOff], l4[sumOff+1] = 0, 0
+	var pseudo uint32
+	if proto != 1 || len(ip) == 40 { // ICMP over IPv4 has no pseudo-header
+		addrs := ip[12:20] // IPv4 source and destination
+		if len(ip) == 40 {
+			addrs = ip[8:40]
+		}
+		pseudo = uint32(sum(addrs, 0)) + uint32(proto) + uint32(len(l4))
+	}
+	binary.BigEndian.PutUint16(l4[sumOff:], ^sum(l4, pseudo))
+	return append(append(f, ip...), l4...)
+}
+
+// sum is the folded ones'-complement sum of b, added to initial.
+func sum(b []byte, initial uint32) uint16 {
+	s := uint64(initial)
+	for ; len(b) >= 2; b = b[2:] {
+		s += uint64(b[0])<<8 | uint64(b[1])
+	}
+	if len(b) == 1 {
+		s += uint64(b[0]) << 8
+	}
+	for s > 0xffff {
+		s = s>>16 + s&0xffff
+	}
+	return uint16(s)
 }
