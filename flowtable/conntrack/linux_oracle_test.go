@@ -13,10 +13,11 @@ import (
 // 8 bytes of body after the identifier and sequence.
 func icmpFrame(o *linuxoracle.Oracle, v6 bool, typ uint8, id uint16) []byte {
 	msg := []byte{typ, 0, 0, 0, byte(id >> 8), byte(id), 0, 1, 'o', 'r', 'a', 'c', 'l', 'e', '!', '!'}
+	proto := packet.ProtoICMP
 	if v6 {
-		return o.Frame(linuxoracle.V6Peer, linuxoracle.V6, packet.ProtoICMPv6, msg, 2)
+		proto = packet.ProtoICMPv6
 	}
-	return o.Frame(linuxoracle.V4Peer, linuxoracle.V4, packet.ProtoICMP, msg, 2)
+	return o.FromPeer(v6, proto, msg, 2)
 }
 
 // TestICMPAsLinux sends ICMP and ICMPv6 messages of every kind the
@@ -49,23 +50,28 @@ func TestICMPAsLinux(t *testing.T) {
 		{"icmpv6 unknown informational 200", true, 200},
 		{"icmpv6 unreachable quoting nothing known", true, 1},
 	}
-	var p packet.Parsed
 	for i, c := range cases {
-		frame := icmpFrame(o, c.v6, c.typ, uint16(0x4000+i))
-		linux := o.State(frame)
-		ours := "NONE"
-		if r := packet.ParseWith(frame, packet.LinkEthernet, packet.Options{IPv4Checksum: packet.ChecksumVerify}, &p); r.IPLayerDrop() {
-			ours = "NONE"
-		} else if r != packet.ReasonNone {
-			ours = "INVALID"
-		} else {
-			ours = track(tr, 1000, &p).State.String()
-		}
-		if ours != linux {
-			t.Errorf("%s: Linux %s, tracker %s", c.name, linux, ours)
-		} else {
-			t.Logf("%s: %s", c.name, linux)
-		}
+		compareWithLinux(t, o, tr, c.name, icmpFrame(o, c.v6, c.typ, uint16(0x4000+i)))
+	}
+}
+
+// compareWithLinux sends frame to the oracle and through the parser (with
+// statewalld's checks) and tr, and fails the test when their states
+// differ.
+func compareWithLinux(t *testing.T, o *linuxoracle.Oracle, tr *Tracker, name string, frame []byte) {
+	t.Helper()
+	linux := o.State(frame)
+	var p packet.Parsed
+	ours := "INVALID" // a transport header conntrack cannot read
+	if r := packet.ParseWith(frame, packet.LinkEthernet, packet.Options{IPv4Checksum: packet.ChecksumVerify}, &p); r.IPLayerDrop() {
+		ours = "NONE"
+	} else if r == packet.ReasonNone {
+		ours = track(tr, 1000, &p).State.String()
+	}
+	if ours != linux {
+		t.Errorf("%s: Linux %s, tracker %s", name, linux, ours)
+	} else {
+		t.Logf("%s: %s", name, linux)
 	}
 }
 
@@ -82,11 +88,7 @@ func tcpFrame(o *linuxoracle.Oracle, v6 bool, sport uint16, flags uint8, payload
 	}
 	seg[12], seg[13] = 5<<4, flags
 	binary.BigEndian.PutUint16(seg[14:], 65535)
-	seg = append(seg, payload...)
-	if v6 {
-		return o.Frame(linuxoracle.V6Peer, linuxoracle.V6, packet.ProtoTCP, seg, 16)
-	}
-	return o.Frame(linuxoracle.V4Peer, linuxoracle.V4, packet.ProtoTCP, seg, 16)
+	return o.FromPeer(v6, packet.ProtoTCP, append(seg, payload...), 16)
 }
 
 // TestTCPFirstSegmentAsLinux sends the first segment of a connection,
@@ -121,34 +123,13 @@ func TestTCPFirstSegmentAsLinux(t *testing.T) {
 		{"all flags", 0xff, false},
 		{"urg ack", urg | ack, false},
 	}
-	var p packet.Parsed
 	for i, c := range cases {
-		for _, v6 := range []bool{false, true} {
-			var data []byte
-			if c.payload {
-				data = []byte("oracle")
-			}
-			sport := uint16(40000 + 2*i) // a connection of its own
-			if v6 {
-				sport++
-			}
-			frame := tcpFrame(o, v6, sport, c.flags, data)
-			linux := o.State(frame)
-			ours := "INVALID"
-			if r := packet.ParseWith(frame, packet.LinkEthernet, packet.Options{IPv4Checksum: packet.ChecksumVerify}, &p); r.IPLayerDrop() {
-				ours = "NONE"
-			} else if r == packet.ReasonNone {
-				ours = track(tr, 1000, &p).State.String()
-			}
-			name := c.name
-			if v6 {
-				name += " (ipv6)"
-			}
-			if ours != linux {
-				t.Errorf("%s: Linux %s, tracker %s", name, linux, ours)
-			} else {
-				t.Logf("%s: %s", name, linux)
-			}
+		var data []byte
+		if c.payload {
+			data = []byte("oracle")
 		}
+		sport := uint16(40000 + 2*i) // a connection of its own
+		compareWithLinux(t, o, tr, c.name, tcpFrame(o, false, sport, c.flags, data))
+		compareWithLinux(t, o, tr, c.name+" (ipv6)", tcpFrame(o, true, sport+1, c.flags, data))
 	}
 }

@@ -203,3 +203,11 @@ func sum(b []byte, initial uint32) uint16 {
 	}
 	return uint16(s)
 }
+
+// FromPeer is Frame from the peer to the oracle, over IPv6 (v6) or IPv4.
+func (o *Oracle) FromPeer(v6 bool, proto uint8, l4 []byte, sumOff int) []byte {
+	if v6 {
+		return o.Frame(V6Peer, V6, proto, l4, sumOff)
+	}
+	return o.Frame(V4Peer, V4, proto, l4, sumOff)
+}
