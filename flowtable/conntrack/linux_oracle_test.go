@@ -2,10 +2,12 @@ package conntrack
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/statewall/statewall/dataplane/packet"
 	"github.com/statewall/statewall/dataplane/packet/linuxoracle"
+	"github.com/statewall/statewall/flowtable/ctstate"
 )
 
 // icmpFrame is the Ethernet frame of an ICMP (IPv4) or ICMPv6 message of
@@ -60,13 +62,25 @@ func TestICMPAsLinux(t *testing.T) {
 // differ.
 func compareWithLinux(t *testing.T, o *linuxoracle.Oracle, tr *Tracker, name string, frame []byte) {
 	t.Helper()
+	compareWithLinuxAt(t, o, tr, 1000, name, frame)
+}
+
+// compareWithLinuxAt is compareWithLinux at time now; a packet the
+// tracker does not call INVALID is confirmed, as the oracle's forwarding
+// confirms it.
+func compareWithLinuxAt(t *testing.T, o *linuxoracle.Oracle, tr *Tracker, now uint32, name string, frame []byte) {
+	t.Helper()
 	linux := o.State(frame)
 	var p packet.Parsed
 	ours := "INVALID" // a transport header conntrack cannot read
 	if r := packet.ParseWith(frame, packet.LinkEthernet, packet.Options{IPv4Checksum: packet.ChecksumVerify}, &p); r.IPLayerDrop() {
 		ours = "NONE"
 	} else if r == packet.ReasonNone {
-		ours = track(tr, 1000, &p).State.String()
+		var res Result
+		tr.Track(now, &p, tr.Hash(&p), &res)
+		if ours = res.State.String(); res.State != ctstate.Invalid {
+			_ = tr.Confirm(now, &p, &res)
+		}
 	}
 	if ours != linux {
 		t.Errorf("%s: Linux %s, tracker %s", name, linux, ours)
@@ -131,5 +145,78 @@ func TestTCPFirstSegmentAsLinux(t *testing.T) {
 		sport := uint16(40000 + 2*i) // a connection of its own
 		compareWithLinux(t, o, tr, c.name, tcpFrame(o, false, sport, c.flags, data))
 		compareWithLinux(t, o, tr, c.name+" (ipv6)", tcpFrame(o, true, sport+1, c.flags, data))
+	}
+}
+
+// TestTCPConversationsAsLinux plays TCP conversations through a
+// forwarding oracle (client = the peer, server = the oracle's server
+// address, both behind it) and through the tracker, packet by packet,
+// both ways, and compares the states: handshakes and closes, segments
+// out of the window, ACKs of data never sent, RSTs in and out of the
+// window, SYNs where none belongs.
+func TestTCPConversationsAsLinux(t *testing.T) {
+	o := linuxoracle.NewForwarding(t)
+	tr := newTracker(t, nil)
+	const c, s = 1000, 5000 // the client's and the server's initial sequence numbers
+	type step struct {
+		client   bool // from the client
+		flags    uint8
+		seq, ack uint32
+		payload  int
+	}
+	const syn, ack, fin, rst, psh = packet.TCPSyn, packet.TCPAck, packet.TCPFin, packet.TCPRst, 0x08
+	handshake := []step{{true, syn, c, 0, 0}, {false, syn | ack, s, c + 1, 0}, {true, ack, c + 1, s + 1, 0}}
+	conversations := []struct {
+		name  string
+		steps []step
+	}{
+		{"data and close", append(append([]step{}, handshake...),
+			step{true, ack | psh, c + 1, s + 1, 100}, step{false, ack, s + 1, c + 101, 0},
+			step{false, ack | psh, s + 1, c + 101, 200}, step{true, fin | ack, c + 101, s + 201, 0},
+			step{false, fin | ack, s + 201, c + 102, 0}, step{true, ack, c + 102, s + 202, 0})},
+		{"data beyond the window", append(append([]step{}, handshake...),
+			step{true, ack | psh, c + 1 + 200_000, s + 1, 100}, step{true, ack | psh, c + 1, s + 1, 100})},
+		{"ack of data never sent", append(append([]step{}, handshake...),
+			step{true, ack, c + 1, s + 1 + 100_000, 0}, step{true, ack, c + 1, s + 1, 0})},
+		{"rst out of the window, then in it", append(append([]step{}, handshake...),
+			step{false, rst, s + 1 + 1_000_000, 0, 0}, step{false, rst, s + 1, 0, 0})},
+		{"syn on an established connection", append(append([]step{}, handshake...),
+			step{true, syn, c + 77_777, 0, 0}, step{true, ack, c + 1, s + 1, 0})},
+		{"syn retransmitted", []step{{true, syn, c, 0, 0}, {true, syn, c, 0, 0}, {false, syn | ack, s, c + 1, 0}}},
+		{"syn/ack acking the wrong number", []step{{true, syn, c, 0, 0}, {false, syn | ack, s, c + 999, 0}, {false, syn | ack, s, c + 1, 0}}},
+	}
+	now := uint32(1000)
+	for i, conv := range conversations {
+		for _, v6 := range []bool{false, true} {
+			client, server := linuxoracle.V4Peer, linuxoracle.V4Server
+			if v6 {
+				client, server = linuxoracle.V6Peer, linuxoracle.V6Server
+			}
+			cport := uint16(41000 + 2*i)
+			if v6 {
+				cport++
+			}
+			for j, st := range conv.steps {
+				seg := make([]byte, 20, 20+st.payload)
+				src, dst, sport, dport := client, server, cport, uint16(80)
+				if !st.client {
+					src, dst, sport, dport = server, client, 80, cport
+				}
+				binary.BigEndian.PutUint16(seg, sport)
+				binary.BigEndian.PutUint16(seg[2:], dport)
+				binary.BigEndian.PutUint32(seg[4:], st.seq)
+				binary.BigEndian.PutUint32(seg[8:], st.ack)
+				seg[12], seg[13] = 5<<4, st.flags
+				binary.BigEndian.PutUint16(seg[14:], 65535)
+				seg = append(seg, make([]byte, st.payload)...)
+				frame := o.Frame(src, dst, packet.ProtoTCP, seg, 16)
+				now++
+				name := fmt.Sprintf("%s, packet %d", conv.name, j+1)
+				if v6 {
+					name += " (ipv6)"
+				}
+				compareWithLinuxAt(t, o, tr, now, name, frame)
+			}
+		}
 	}
 }

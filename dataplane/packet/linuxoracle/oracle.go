@@ -12,10 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // Oracle is a network namespace reached through a veth, whose
@@ -45,9 +48,26 @@ var (
 	V6, V6Peer = net.ParseIP("fd00:5:b::2"), net.ParseIP("fd00:5:b::1")
 )
 
-// New sets up the namespace (removed when the test ends). It
-// skips without root.
-func New(t *testing.T) *Oracle {
+// New sets up the namespace (removed when the test ends), which drops
+// every frame after counting it: each frame is asked about on its own
+// (no connection is ever confirmed). It skips without root.
+func New(t *testing.T) *Oracle { return setUp(t, false) }
+
+// NewForwarding sets up a namespace that forwards, between the peer
+// (V4Peer, V6Peer) and a server (V4Server, V6Server), the frames sent to
+// it, as a firewall in the middle does: its connections are confirmed,
+// so a conversation, both ways, can be asked about packet by packet.
+// Both ends live in a second namespace of their own, which drops what
+// comes back; nothing has a route out of the machine.
+func NewForwarding(t *testing.T) *Oracle { return setUp(t, true) }
+
+// The server's addresses for NewForwarding.
+var (
+	V4Server = net.IPv4(198, 18, 5, 3).To4()
+	V6Server = net.ParseIP("fd00:5:b::3")
+)
+
+func setUp(t *testing.T, forward bool) *Oracle {
 	if os.Getuid() != 0 {
 		t.Skip("needs root (a network namespace, nftables, a raw socket)")
 	}
@@ -61,17 +81,48 @@ func New(t *testing.T) *Oracle {
 	}
 	o := &Oracle{t: t, ns: fmt.Sprintf("sworc%d", os.Getpid()), counter: regexp.MustCompile(`packets (\d+)`)}
 	host, peer := fmt.Sprintf("swh%d", os.Getpid()%100000), fmt.Sprintf("swp%d", os.Getpid()%100000)
+	ends := "" // the namespace of the sending end ("": this one)
+	if forward {
+		ends = o.ns + "e"
+	}
 	o.run("ip", "netns", "add", o.ns)
 	t.Cleanup(func() {
 		_ = exec.Command("ip", "link", "del", host).Run()
 		_ = exec.Command("ip", "netns", "del", o.ns).Run()
+		if ends != "" {
+			_ = exec.Command("ip", "netns", "del", ends).Run()
+		}
 	})
 	o.run("ip", "link", "add", host, "type", "veth", "peer", "name", peer, "netns", o.ns)
+	inEnds := func(args ...string) string { return o.run(args...) }
+	if ends != "" {
+		o.run("ip", "netns", "add", ends)
+		o.run("ip", "link", "set", host, "netns", ends)
+		inEnds = func(args ...string) string { return o.run(append([]string{"ip", "netns", "exec", ends}, args...)...) }
+		inEnds("sysctl", "-qw", "net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0")
+	}
 	o.inNS("sysctl", "-qw", "net.ipv6.conf."+peer+".accept_dad=0")
 	o.inNS("ip", "addr", "add", V6.String()+"/64", "dev", peer, "nodad")
 	o.inNS("ip", "addr", "add", V4.String()+"/24", "dev", peer)
 	o.inNS("ip", "link", "set", peer, "up")
-	o.run("ip", "link", "set", host, "up")
+	inEnds("ip", "link", "set", host, "up")
+	mac, err := net.ParseMAC(strings.TrimSpace(o.inNS("cat", "/sys/class/net/"+peer+"/address")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostMAC, err := net.ParseMAC(strings.TrimSpace(inEnds("cat", "/sys/class/net/"+host+"/address")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := "drop"
+	if forward {
+		policy = "accept"
+		o.inNS("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
+			"net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf."+peer+".send_redirects=0")
+		for _, a := range []net.IP{V4Peer, V4Server, V6Peer, V6Server} {
+			o.inNS("ip", "neigh", "replace", a.String(), "lladdr", hostMAC.String(), "dev", peer, "nud", "permanent")
+		}
+	}
 	cmd := exec.Command("ip", "netns", "exec", o.ns, "nft", "-f", "-")
 	var rules strings.Builder
 	for _, m := range []string{"ip id " + strconv.Itoa(Mark4), "ip6 flowlabel " + strconv.Itoa(Mark6)} {
@@ -85,26 +136,60 @@ func New(t *testing.T) *Oracle {
 		fmt.Fprintf(&counters, "\tcounter %s {}\n", st)
 	}
 	cmd.Stdin = strings.NewReader("table inet sworacle {\n\tcounter seen {}\n" + counters.String() +
-		"\tchain pre {\n\t\ttype filter hook prerouting priority -150; policy drop;\n" + rules.String() + "\t}\n}\n")
+		"\tchain pre {\n\t\ttype filter hook prerouting priority -150; policy " + policy + ";\n" + rules.String() + "\t}\n}\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("nft: %v\n%s", err, out)
 	}
-	mac, err := net.ParseMAC(strings.TrimSpace(o.inNS("cat", "/sys/class/net/"+peer+"/address")))
+	o.Src, o.Dst = hostMAC, mac
+	ifindex := 0
+	err = inNetns(ends, func() error {
+		ifi, err := net.InterfaceByName(host)
+		if err != nil {
+			return err
+		}
+		ifindex = ifi.Index
+		o.fd, err = syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, 0)
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	hostIf, err := net.InterfaceByName(host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Src, o.Dst = hostIf.HardwareAddr, mac
-	if o.fd, err = syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, 0); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Close(o.fd) })
-	o.to = &syscall.SockaddrLinklayer{Ifindex: hostIf.Index, Halen: 6}
+	o.to = &syscall.SockaddrLinklayer{Ifindex: ifindex, Halen: 6}
 	copy(o.to.Addr[:], mac)
 	return o
+}
+
+// inNetns runs fn on a thread in the named network namespace ("": this
+// one); a socket fn opens stays in it.
+func inNetns(name string, fn func() error) error {
+	if name == "" {
+		return fn()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	self, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		return err
+	}
+	defer self.Close()
+	target, err := os.Open("/var/run/netns/" + name)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("setns %s: %w", name, err)
+	}
+	ferr := fn()
+	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+		// The thread cannot go back: keep it locked, so that it dies
+		// with this goroutine instead of running others in the wrong
+		// namespace.
+		runtime.LockOSThread()
+		return fmt.Errorf("setns back: %w", err)
+	}
+	return ferr
 }
 
 func (o *Oracle) run(args ...string) string {
