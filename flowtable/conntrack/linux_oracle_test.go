@@ -3,6 +3,7 @@ package conntrack
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 	"testing"
 
 	"github.com/statewall/statewall/dataplane/packet"
@@ -89,20 +90,32 @@ func compareWithLinuxAt(t *testing.T, o *linuxoracle.Oracle, tr *Tracker, now ui
 	}
 }
 
-// tcpFrame is the Ethernet frame of a TCP segment with flags from the
-// oracle's peer (port sport) to the oracle (port 5678) carrying payload,
-// over IPv4 or IPv6.
-func tcpFrame(o *linuxoracle.Oracle, v6 bool, sport uint16, flags uint8, payload []byte) []byte {
-	seg := make([]byte, 20, 20+len(payload))
+// tcpSegment is the Ethernet frame of a TCP segment from src:sport to
+// dst:dport with flags, seq and ack, a window of 65535, no options and
+// payload bytes of data, marked for the oracle.
+func tcpSegment(o *linuxoracle.Oracle, src, dst net.IP, sport, dport uint16, flags uint8, seq, ack uint32, payload int) []byte {
+	seg := make([]byte, 20+payload)
 	binary.BigEndian.PutUint16(seg, sport)
-	binary.BigEndian.PutUint16(seg[2:], 5678)
-	binary.BigEndian.PutUint32(seg[4:], 0x1000_0000+uint32(sport))
-	if flags&packet.TCPAck != 0 {
-		binary.BigEndian.PutUint32(seg[8:], 0x2000_0000)
-	}
+	binary.BigEndian.PutUint16(seg[2:], dport)
+	binary.BigEndian.PutUint32(seg[4:], seq)
+	binary.BigEndian.PutUint32(seg[8:], ack)
 	seg[12], seg[13] = 5<<4, flags
 	binary.BigEndian.PutUint16(seg[14:], 65535)
-	return o.FromPeer(v6, packet.ProtoTCP, append(seg, payload...), 16)
+	return o.Frame(src, dst, packet.ProtoTCP, seg, 16)
+}
+
+// tcpFrame is the first segment of a connection, with flags, from the
+// oracle's peer (port sport) to the oracle (port 5678), over IPv4 or IPv6.
+func tcpFrame(o *linuxoracle.Oracle, v6 bool, sport uint16, flags uint8, payload int) []byte {
+	src, dst := linuxoracle.V4Peer, linuxoracle.V4
+	if v6 {
+		src, dst = linuxoracle.V6Peer, linuxoracle.V6
+	}
+	var ack uint32
+	if flags&packet.TCPAck != 0 {
+		ack = 0x2000_0000
+	}
+	return tcpSegment(o, src, dst, sport, 5678, flags, 0x1000_0000+uint32(sport), ack, payload)
 }
 
 // TestTCPFirstSegmentAsLinux sends the first segment of a connection,
@@ -138,9 +151,9 @@ func TestTCPFirstSegmentAsLinux(t *testing.T) {
 		{"urg ack", urg | ack, false},
 	}
 	for i, c := range cases {
-		var data []byte
+		data := 0
 		if c.payload {
-			data = []byte("oracle")
+			data = 6
 		}
 		sport := uint16(40000 + 2*i) // a connection of its own
 		compareWithLinux(t, o, tr, c.name, tcpFrame(o, false, sport, c.flags, data))
@@ -197,19 +210,10 @@ func TestTCPConversationsAsLinux(t *testing.T) {
 				cport++
 			}
 			for j, st := range conv.steps {
-				seg := make([]byte, 20, 20+st.payload)
-				src, dst, sport, dport := client, server, cport, uint16(80)
+				frame := tcpSegment(o, client, server, cport, 80, st.flags, st.seq, st.ack, st.payload)
 				if !st.client {
-					src, dst, sport, dport = server, client, 80, cport
+					frame = tcpSegment(o, server, client, 80, cport, st.flags, st.seq, st.ack, st.payload)
 				}
-				binary.BigEndian.PutUint16(seg, sport)
-				binary.BigEndian.PutUint16(seg[2:], dport)
-				binary.BigEndian.PutUint32(seg[4:], st.seq)
-				binary.BigEndian.PutUint32(seg[8:], st.ack)
-				seg[12], seg[13] = 5<<4, st.flags
-				binary.BigEndian.PutUint16(seg[14:], 65535)
-				seg = append(seg, make([]byte, st.payload)...)
-				frame := o.Frame(src, dst, packet.ProtoTCP, seg, 16)
 				now++
 				name := fmt.Sprintf("%s, packet %d", conv.name, j+1)
 				if v6 {
@@ -217,6 +221,64 @@ func TestTCPConversationsAsLinux(t *testing.T) {
 				}
 				compareWithLinuxAt(t, o, tr, now, name, frame)
 			}
+		}
+	}
+}
+
+// TestUDPAndICMPConversationsAsLinux plays UDP and ICMP conversations
+// through the forwarding oracle and the tracker, over IPv4 and IPv6: a
+// datagram and its replies, an echo and its reply, and ICMP errors that
+// quote a live UDP or TCP connection (RELATED) or one never seen.
+func TestUDPAndICMPConversationsAsLinux(t *testing.T) {
+	o := linuxoracle.NewForwarding(t)
+	tr := newTracker(t, nil)
+	now := uint32(1000)
+	for _, v6 := range []bool{false, true} {
+		client, server := linuxoracle.V4Peer, linuxoracle.V4Server
+		icmp, echo, echoReply, unreach, unreachCode := packet.ProtoICMP, uint8(8), uint8(0), uint8(3), uint8(3)
+		suffix := ""
+		if v6 {
+			client, server = linuxoracle.V6Peer, linuxoracle.V6Server
+			icmp, echo, echoReply, unreach, unreachCode = packet.ProtoICMPv6, 128, 129, 1, 4
+			suffix = " (ipv6)"
+		}
+		udp := func(from, to net.IP, sport, dport uint16) []byte {
+			d := []byte{byte(sport >> 8), byte(sport), byte(dport >> 8), byte(dport), 0, 12, 0, 0, 'o', 'r', 'c', 'l'}
+			return o.Frame(from, to, packet.ProtoUDP, d, 6)
+		}
+		syn := tcpSegment(o, client, server, 3002, 80, packet.TCPSyn, 100, 0, 0)
+		// An ICMP error from `from` quoting quoted (an Ethernet frame):
+		// its IP header and the first 8 bytes of what follows.
+		icmpError := func(from, to net.IP, quoted []byte) []byte {
+			ip := quoted[14:]
+			hl := 20
+			if v6 {
+				hl = 40
+			}
+			msg := append([]byte{unreach, unreachCode, 0, 0, 0, 0, 0, 0}, ip[:hl+8]...)
+			return o.Frame(from, to, icmp, msg, 2)
+		}
+		ping := func(from, to net.IP, typ uint8, id uint16) []byte {
+			return o.Frame(from, to, icmp, []byte{typ, 0, 0, 0, byte(id >> 8), byte(id), 0, 1, 'p', 'i', 'n', 'g'}, 2)
+		}
+		steps := []struct {
+			name  string
+			frame []byte
+		}{
+			{"udp query", udp(client, server, 3000, 53)},
+			{"udp reply", udp(server, client, 53, 3000)},
+			{"udp second query", udp(client, server, 3000, 53)},
+			{"unreachable quoting the udp query", icmpError(server, client, udp(client, server, 3000, 53))},
+			{"unreachable quoting a udp flow never seen", icmpError(server, client, udp(client, server, 3001, 53))},
+			{"tcp syn", syn},
+			{"unreachable quoting the tcp syn", icmpError(server, client, syn)},
+			{"echo request", ping(client, server, echo, 7)},
+			{"echo reply", ping(server, client, echoReply, 7)},
+			{"echo reply again", ping(server, client, echoReply, 7)},
+		}
+		for _, st := range steps {
+			now++
+			compareWithLinuxAt(t, o, tr, now, st.name+suffix, st.frame)
 		}
 	}
 }
