@@ -94,13 +94,23 @@ func compareWithLinuxAt(t *testing.T, o *linuxoracle.Oracle, tr *Tracker, now ui
 // dst:dport with flags, seq and ack, a window of 65535, no options and
 // payload bytes of data, marked for the oracle.
 func tcpSegment(o *linuxoracle.Oracle, src, dst net.IP, sport, dport uint16, flags uint8, seq, ack uint32, payload int) []byte {
-	seg := make([]byte, 20+payload)
+	return tcpSegmentWith(o, src, dst, sport, dport, flags, seq, ack, 65535, nil, payload)
+}
+
+// tcpSegmentWith is tcpSegment with the window field win and TCP options
+// opts (padded with NOPs to a multiple of 4 bytes).
+func tcpSegmentWith(o *linuxoracle.Oracle, src, dst net.IP, sport, dport uint16, flags uint8, seq, ack uint32, win uint16, opts []byte, payload int) []byte {
+	for len(opts)%4 != 0 {
+		opts = append(opts, 1) // NOP
+	}
+	seg := make([]byte, 20+len(opts)+payload)
 	binary.BigEndian.PutUint16(seg, sport)
 	binary.BigEndian.PutUint16(seg[2:], dport)
 	binary.BigEndian.PutUint32(seg[4:], seq)
 	binary.BigEndian.PutUint32(seg[8:], ack)
-	seg[12], seg[13] = 5<<4, flags
-	binary.BigEndian.PutUint16(seg[14:], 65535)
+	seg[12], seg[13] = uint8(5+len(opts)/4)<<4, flags
+	binary.BigEndian.PutUint16(seg[14:], win)
+	copy(seg[20:], opts)
 	return o.Frame(src, dst, packet.ProtoTCP, seg, 16)
 }
 
@@ -279,6 +289,52 @@ func TestUDPAndICMPConversationsAsLinux(t *testing.T) {
 		for _, st := range steps {
 			now++
 			compareWithLinuxAt(t, o, tr, now, st.name+suffix, st.frame)
+		}
+	}
+}
+
+// TestTCPWindowScaleAsLinux asks Linux and the tracker about a segment
+// that only a scaled window admits: with both sides offering window
+// scaling, and with only the client offering it (then neither side
+// scales, as RFC 7323 says), over IPv4 and IPv6.
+func TestTCPWindowScaleAsLinux(t *testing.T) {
+	o := linuxoracle.NewForwarding(t)
+	tr := newTracker(t, nil)
+	const c, s = 1000, 5000
+	wscale7 := []byte{3, 3, 7} // window scale option, shift 7
+	now := uint32(1000)
+	for i, both := range []bool{true, false, true, false} {
+		v6 := i >= 2
+		client, server := linuxoracle.V4Peer, linuxoracle.V4Server
+		if v6 {
+			client, server = linuxoracle.V6Peer, linuxoracle.V6Server
+		}
+		cport := uint16(43000 + i)
+		serverOpts := wscale7
+		if !both {
+			serverOpts = nil
+		}
+		name := "both scale"
+		if !both {
+			name = "only the client offers scaling"
+		}
+		if v6 {
+			name += " (ipv6)"
+		}
+		steps := [][]byte{
+			tcpSegmentWith(o, client, server, cport, 80, packet.TCPSyn, c, 0, 1024, wscale7, 0),
+			tcpSegmentWith(o, server, client, 80, cport, packet.TCPSyn|packet.TCPAck, s, c+1, 1024, serverOpts, 0),
+			tcpSegmentWith(o, client, server, cport, 80, packet.TCPAck, c+1, s+1, 1024, nil, 0),
+			// The server's first window after its SYN/ACK (a SYN's is
+			// never scaled): 1024<<7 = 128 KiB when both scale.
+			tcpSegmentWith(o, server, client, 80, cport, packet.TCPAck, s+1, c+1, 1024, nil, 0),
+			// 100 bytes 100k past the client's first byte: inside 128
+			// KiB, beyond an unscaled 1024.
+			tcpSegmentWith(o, client, server, cport, 80, packet.TCPAck|0x08, c+1+100_000, s+1, 1024, nil, 100),
+		}
+		for j, f := range steps {
+			now++
+			compareWithLinuxAt(t, o, tr, now, fmt.Sprintf("%s, packet %d", name, j+1), f)
 		}
 	}
 }
