@@ -174,9 +174,10 @@ func TestTCPFirstSegmentAsLinux(t *testing.T) {
 // TestTCPConversationsAsLinux plays TCP conversations through a
 // forwarding oracle (client = the peer, server = the oracle's server
 // address, both behind it) and through the tracker, packet by packet,
-// both ways, and compares the states: handshakes and closes, segments
-// out of the window, ACKs of data never sent, RSTs in and out of the
-// window, SYNs where none belongs.
+// both ways, and compares the states: handshakes (simultaneous open
+// too) and closes, segments out of the window, ACKs of data never sent,
+// RSTs in and out of the window and after a close, data after a FIN or
+// a RST, SYNs where none belongs and one reopening a closed connection.
 func TestTCPConversationsAsLinux(t *testing.T) {
 	o := linuxoracle.NewForwarding(t)
 	tr := newTracker(t, nil)
@@ -207,6 +208,19 @@ func TestTCPConversationsAsLinux(t *testing.T) {
 			step{true, syn, c + 77_777, 0, 0}, step{true, ack, c + 1, s + 1, 0})},
 		{"syn retransmitted", []step{{true, syn, c, 0, 0}, {true, syn, c, 0, 0}, {false, syn | ack, s, c + 1, 0}}},
 		{"syn/ack acking the wrong number", []step{{true, syn, c, 0, 0}, {false, syn | ack, s, c + 999, 0}, {false, syn | ack, s, c + 1, 0}}},
+		{"data after the client's fin", append(append([]step{}, handshake...),
+			step{true, fin | ack, c + 1, s + 1, 0}, step{false, ack, s + 1, c + 2, 0},
+			step{true, ack | psh, c + 2, s + 1, 10}, step{false, ack | psh, s + 1, c + 2, 10})},
+		{"syn reopening a closed connection", append(append([]step{}, handshake...),
+			step{true, fin | ack, c + 1, s + 1, 0}, step{false, fin | ack, s + 1, c + 2, 0},
+			step{true, ack, c + 2, s + 2, 0}, step{true, syn, c + 100_000, 0, 0},
+			step{false, syn | ack, s + 100_000, c + 100_001, 0})},
+		{"rst after the close", append(append([]step{}, handshake...),
+			step{true, fin | ack, c + 1, s + 1, 0}, step{false, fin | ack, s + 1, c + 2, 0},
+			step{true, ack, c + 2, s + 2, 0}, step{false, rst, s + 2, 0, 0}, step{true, ack, c + 2, s + 2, 0})},
+		{"rst then data", append(append([]step{}, handshake...),
+			step{false, rst | ack, s + 1, c + 1, 0}, step{true, ack | psh, c + 1, s + 1, 10})},
+		{"simultaneous open", []step{{true, syn, c, 0, 0}, {false, syn, s, 0, 0}, {true, syn | ack, c, s + 1, 0}, {false, syn | ack, s, c + 1, 0}}},
 	}
 	now := uint32(1000)
 	for i, conv := range conversations {
