@@ -159,11 +159,6 @@ func (b IPv6Frag) More() bool { return b[fragOffsetFlags+1]&1 != 0 }
 // ID returns the identification.
 func (b IPv6Frag) ID() uint32 { return binary.BigEndian.Uint32(b[fragID:]) }
 
-// Hop-by-hop and destination options TLV types (RFC 8200 4.2).
-const (
-	ipv6OptPad1 = 0
-)
-
 // HopOptsValid reports whether ipv6_rcv lets b (a view from NewIPv6) on
 // to netfilter as far as a hop-by-hop header that comes first goes:
 // Linux parses that header before the PRE_ROUTING hook
@@ -254,6 +249,7 @@ func (b IPv6) HopOptsValid() bool {
 // Hop-by-hop options (RFC 8200 4.2, and the options Linux knows) and
 // the limits ip6_parse_tlv applies by default.
 const (
+	ipv6OptPad1        = 0
 	ipv6OptPadN        = 1
 	ipv6OptRouterAlert = 5
 	ipv6OptCALIPSO     = 7

@@ -79,7 +79,7 @@ func setUp(t *testing.T, forward bool) *Oracle {
 			t.Skipf("%s not installed", tool)
 		}
 	}
-	o := &Oracle{t: t, ns: fmt.Sprintf("sworc%d", os.Getpid()), counter: regexp.MustCompile(`packets (\d+)`)}
+	o := &Oracle{t: t, ns: fmt.Sprintf("sworc%d", os.Getpid()), counter: regexp.MustCompile(`counter (\w+) \{\s*packets (\d+)`)}
 	host, peer := fmt.Sprintf("swh%d", os.Getpid()%100000), fmt.Sprintf("swp%d", os.Getpid()%100000)
 	ends := "" // the namespace of the sending end ("": this one)
 	if forward {
@@ -205,13 +205,16 @@ func (o *Oracle) inNS(args ...string) string {
 	return o.run(append([]string{"ip", "netns", "exec", o.ns}, args...)...)
 }
 
-func (o *Oracle) count(name string) int {
-	m := o.counter.FindStringSubmatch(o.inNS("nft", "list", "counter", "inet", "sworacle", name))
-	if m == nil {
-		o.t.Fatalf("counter %s unreadable", name)
+// counts reads every counter of the oracle's table in one listing.
+func (o *Oracle) counts() map[string]int {
+	c := map[string]int{}
+	for _, m := range o.counter.FindAllStringSubmatch(o.inNS("nft", "list", "counters", "table", "inet", "sworacle"), -1) {
+		c[m[1]], _ = strconv.Atoi(m[2])
 	}
-	n, _ := strconv.Atoi(m[1])
-	return n
+	if len(c) != 1+len(states) {
+		o.t.Fatalf("oracle counters unreadable: %v", c)
+	}
+	return c
 }
 
 // states are the ct states the oracle tells apart (nft's names).
@@ -227,11 +230,12 @@ func (o *Oracle) State(frame []byte) string {
 	}
 	// The veth delivers in the sender's context: the counters are final
 	// when Sendto returns.
-	if o.count("seen") == 0 {
+	c := o.counts()
+	if c["seen"] == 0 {
 		return "NONE"
 	}
 	for _, st := range states {
-		if o.count(st) == 1 {
+		if c[st] == 1 {
 			return strings.ToUpper(st)
 		}
 	}
@@ -274,7 +278,9 @@ func (o *Oracle) Frame(src, dst net.IP, proto uint8, l4 []byte, sumOff int) []by
 	return append(append(f, ip...), l4...)
 }
 
-// sum is the folded ones'-complement sum of b, added to initial.
+// sum is the folded ones'-complement sum of b, added to initial (what
+// packet.Checksum computes; package packet's own tests import this one,
+// so it cannot import packet).
 func sum(b []byte, initial uint32) uint16 {
 	s := uint64(initial)
 	for ; len(b) >= 2; b = b[2:] {
