@@ -142,6 +142,10 @@ type rawRule struct {
 	VLAN        any `toml:"vlan"`
 }
 
+// MaxTimeout is the longest conntrack timeout: the trackers' clock counts
+// milliseconds in 32 bits and compares deadlines within 2^31 ms.
+const MaxTimeout = 24 * 24 * time.Hour
+
 // Linux's default conntrack timeouts.
 const (
 	DefaultTCPSynSent        = 120 * time.Second
@@ -342,6 +346,9 @@ func (d *decoder) conntrack(ct *Conntrack, r *rawConntrack) {
 		*f.dst = d.duration(key, f.v, f.def)
 		if *f.dst < time.Second && f.v != nil && d.ok(key) {
 			d.errf(key, "timeout %v is shorter than 1s", *f.dst)
+		}
+		if *f.dst > MaxTimeout && d.ok(key) {
+			d.errf(key, "timeout is longer than 24d, the longest the trackers' millisecond clock allows")
 		}
 	}
 }

@@ -25,6 +25,8 @@ type Config struct {
 	Policy       Policy
 	Rules        []Rule // the filter rules, first match wins
 	NoTrack      []Rule // the pre-tracking exemptions; Action is unused
+
+	pos *positions // where each key is, for errors found after loading
 }
 
 // Dataplane holds the [dataplane] section: cores, bursts and memory.

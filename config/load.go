@@ -57,7 +57,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	if len(d.errs) > 0 {
 		return nil, d.sorted()
 	}
-	cfg.File = name
+	cfg.File, cfg.pos = name, d.pos
 	return cfg, nil
 }
 

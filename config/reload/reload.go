@@ -3,8 +3,11 @@
 // the new Ruleset with one atomic pointer store. Workers Load the pointer
 // once per burst. Triggers: SIGHUP (forwarded by the daemon on a channel),
 // a change of the file (polled), and an explicit Reload call (the control
-// API). A failed reload keeps the running ruleset, logs why with file,
-// line and key, and is counted.
+// API). A file that changes a setting only a restart applies
+// (config.RestartNeeded) is refused; the live settings a ruleset carries
+// (conntrack timeouts and switches, checksum, reject) are taken on by
+// each worker with it. A failed reload keeps the running ruleset, logs
+// why with file, line and key, and is counted.
 package reload
 
 import (
@@ -15,7 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -172,11 +174,10 @@ func (c *Controller) reload(trig Trigger, onlyChanged bool) error {
 	if err != nil {
 		return c.fail(trig, err)
 	}
-	if prev := c.cur.Load(); prev != nil && !slices.Equal(prev.Config().Ports, cfg.Ports) {
-		// Rules match ports by index and role: a ruleset for another port
-		// list would misread the running ports.
-		return c.fail(trig, config.Errors{{File: c.opts.Path, Key: "port",
-			Msg: "the [[port]] list differs from the running one; a reload cannot change ports (restart statewalld to apply it)"}})
+	if prev := c.cur.Load(); prev != nil {
+		if errs := config.RestartNeeded(prev.Config(), cfg); len(errs) > 0 {
+			return c.fail(trig, errs)
+		}
 	}
 	rs, err := rules.Compile(cfg, c.gen+1)
 	if err != nil {

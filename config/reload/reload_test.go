@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -124,7 +126,7 @@ func TestReloadRefusesPortChanges(t *testing.T) {
 	c, path := newController(t, good1, Options{Poll: -1})
 	write(t, path, strings.Replace(good1, `role = "outside"`, `role = "dmz"`, 1))
 	err := c.Reload()
-	want := path + ": port: the [[port]] list differs from the running one; a reload cannot change ports (restart statewalld to apply it)"
+	want := path + ":2: port: the [[port]] list differs from the running one; a reload cannot change ports (restart statewalld to apply it)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("reload error %v, want %s", err, want)
 	}
@@ -372,5 +374,54 @@ func BenchmarkReload(b *testing.B) {
 		if err := c.Reload(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestReloadRefusesRestartOnlyChanges: a file that changes what only a
+// restart applies is refused with the file, line and key of each such
+// change, and the running ruleset stays; the conntrack timeouts, TCP
+// switches, checksum and reject settings reload.
+func TestReloadRefusesRestartOnlyChanges(t *testing.T) {
+	c, path := newController(t, good1+"\n[dataplane]\nworkers = 2\n", Options{Poll: -1})
+	write(t, path, good2+"\n[dataplane]\nworkers = 4\n\n[metrics]\nlisten = \"127.0.0.1:9999\"\n\n[alg.ftp]\nports = [21, 2121]\n")
+	err := c.Reload()
+	var es config.Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("reload error %v, want config errors", err)
+	}
+	got := make([]string, len(es))
+	for i, e := range es {
+		got[i] = fmt.Sprintf("%d %s", e.Line, e.Key)
+	}
+	if want := []string{"31 dataplane.workers", "34 metrics.listen", "37 alg.ftp.ports"}; !slices.Equal(got, want) {
+		t.Fatalf("refused keys %q, want %q (%v)", got, want, err)
+	}
+	if !strings.Contains(err.Error(), "fw.toml:31: dataplane.workers: differs from the running value; a reload cannot change it (restart statewalld to apply it)") {
+		t.Fatalf("error text: %v", err)
+	}
+	if c.Generation() != 1 || c.Failures() != 1 {
+		t.Fatalf("gen %d, failures %d: the running ruleset must stay", c.Generation(), c.Failures())
+	}
+	live := good2 + `
+[dataplane]
+workers = 2
+
+[conntrack]
+tcp_loose = false
+tcp_be_liberal = true
+checksum = true
+
+[conntrack.timeouts]
+udp = "5s"
+
+[reject]
+rate = 7
+`
+	write(t, path, live)
+	if err := c.Reload(); err != nil {
+		t.Fatalf("live settings refused: %v", err)
+	}
+	if cfg := c.Ruleset().Config(); c.Generation() != 2 || cfg.Conntrack.TCPLoose || cfg.Conntrack.Timeouts.UDP != 5*time.Second {
+		t.Fatalf("gen %d, conntrack %+v", c.Generation(), cfg.Conntrack)
 	}
 }

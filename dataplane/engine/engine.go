@@ -14,6 +14,7 @@ import (
 	"github.com/statewall/statewall/config"
 	"github.com/statewall/statewall/config/rules"
 	"github.com/statewall/statewall/dataplane/packet"
+	"github.com/statewall/statewall/dataplane/pipeline"
 	"github.com/statewall/statewall/flowtable/conntrack"
 )
 
@@ -76,17 +77,8 @@ func TrackerOptions(cfg *config.Config, workers int) conntrack.Options {
 	}
 	o := conntrack.DefaultOptions()
 	c := cfg.Conntrack
-	o.TCPLoose = c.TCPLoose
-	o.TCPBeLiberal = c.TCPBeLiberal
+	o.Tunables = pipeline.TrackerTunables(&c)
 	o.VLANZones = c.VLANZones
-	t := c.Timeouts
-	o.Timeouts = conntrack.Timeouts{
-		TCPSynSent: t.TCPSynSent, TCPSynRecv: t.TCPSynRecv, TCPEstablished: t.TCPEstablished,
-		TCPFinWait: t.TCPFinWait, TCPCloseWait: t.TCPCloseWait, TCPLastAck: t.TCPLastAck,
-		TCPTimeWait: t.TCPTimeWait, TCPClose: t.TCPClose, TCPMaxRetrans: t.TCPRetrans,
-		TCPUnacknowledged: t.TCPUnacknowledged, UDP: t.UDP, UDPStream: t.UDPStream,
-		ICMP: t.ICMP, ICMPv6: t.ICMP, Generic: t.Generic,
-	}
 	if c.MaxFlows > 0 {
 		per := int(c.MaxFlows) / workers
 		o.Capacity4 = max(per, 1024)

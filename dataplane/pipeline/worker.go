@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/statewall/statewall/config"
 	"github.com/statewall/statewall/config/rules"
 	"github.com/statewall/statewall/dataplane/defrag"
 	"github.com/statewall/statewall/dataplane/packet"
@@ -161,6 +162,8 @@ type Worker struct {
 	// tag is the verdict-cache tag of the ruleset generation the
 	// counters follow (set by adoptRuleset, which every burst calls).
 	tag uint32
+	// running is the configuration of that generation (applyLive).
+	running *config.Config
 	// now is the clock of the current poll, read once (clockRead) by
 	// the first binding that receives frames, or by Poll.
 	now       uint32
@@ -931,12 +934,17 @@ func (w *Worker) cached(rs *rules.Ruleset, word uint32, dir ctstate.Dir) (rules.
 }
 
 // adoptRuleset resizes the per-rule counters when a new generation
-// arrives. It allocates only then, never per packet.
+// arrives, and takes on the live settings it changes (applyLive). It
+// allocates only then, never per packet.
 func (w *Worker) adoptRuleset(rs *rules.Ruleset) {
 	c := &w.counters
 	if c.RulesGeneration == rs.Generation && c.RulePackets != nil {
 		return
 	}
+	if w.running != nil && rs.Config() != w.running {
+		w.applyLive(w.running, rs.Config())
+	}
+	w.running = rs.Config()
 	n := len(rs.Rules()) + 1
 	c.RulesGeneration = rs.Generation
 	w.tag = cacheTag(rs.Generation)

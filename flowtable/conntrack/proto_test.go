@@ -547,3 +547,42 @@ func TestNewRejectsBadOptions(t *testing.T) {
 }
 
 var _ flowtable.Ref
+
+// TestRetune: new timeouts and switches take effect at each connection's
+// next packet, as Linux's sysctls do; a bad timeout changes nothing.
+func TestRetune(t *testing.T) {
+	tr := newTracker(t, nil)
+	q := udpPacket(cliAddr, srvAddr, 5353, 53, 30)
+	track(tr, 1000, q)
+	u := tr.opts.Tunables
+	u.Timeouts.UDP = 5 * time.Second
+	u.TCPLoose = false
+	if err := tr.Retune(u); err != nil {
+		t.Fatal(err)
+	}
+	// The live entry keeps its deadline until its next packet.
+	if e, _ := entryOf(tr, q.Tuple); e.Timeout != 30*time.Second {
+		t.Fatalf("before its next packet: %+v", e)
+	}
+	track(tr, 2000, q)
+	if e, _ := entryOf(tr, q.Tuple); e.Timeout != 5*time.Second {
+		t.Fatalf("after its next packet: %+v", e)
+	}
+	if r := track(tr, 2000+5000, q); !r.Created {
+		t.Fatalf("5 s after the last packet: %+v, want a new connection", r)
+	}
+	// Without tcp_loose a mid-stream segment is not picked up.
+	c := newConv(t, tr)
+	c.nxt = [2]uint32{100000, 900000}
+	if r := c.send(0, fACK|fPSH, 100); r.State != ctstate.Invalid {
+		t.Fatalf("mid-stream segment without loose: %+v", r)
+	}
+	bad := u
+	bad.Timeouts.TCPEstablished = 0
+	if err := tr.Retune(bad); err == nil {
+		t.Fatal("zero timeout accepted")
+	}
+	if tr.opts.Tunables != u || tr.to.udp != 5000 {
+		t.Fatalf("a refused retune changed the tracker: %+v", tr.opts.Tunables)
+	}
+}

@@ -57,11 +57,18 @@ func DefaultTimeouts() Timeouts {
 // (flowtable.Expired needs deadlines under 2^31 ms).
 const maxTimeout = 24 * 24 * time.Hour
 
-// Options configure a Tracker.
-type Options struct {
+// Tunables are the settings a running tracker can take anew (Retune),
+// as Linux's net.netfilter.nf_conntrack_* sysctls change: each connection
+// follows them from its next packet on.
+type Tunables struct {
 	TCPLoose     bool // pick up connections mid-stream (nf_conntrack_tcp_loose)
 	TCPBeLiberal bool // accept out-of-window segments (nf_conntrack_tcp_be_liberal)
 	Timeouts     Timeouts
+}
+
+// Options configure a Tracker.
+type Options struct {
+	Tunables
 	// Capacity4 and Capacity6 are the entries of the IPv4 and IPv6 tables;
 	// 0 sizes a table from Mem4/Mem6, and with an arena a capacity is at
 	// most what the arena holds.
@@ -81,8 +88,7 @@ type Options struct {
 // DefaultOptions returns Linux's defaults and modest heap-allocated tables.
 func DefaultOptions() Options {
 	return Options{
-		TCPLoose:    true,
-		Timeouts:    DefaultTimeouts(),
+		Tunables:    Tunables{TCPLoose: true, Timeouts: DefaultTimeouts()},
 		Capacity4:   1 << 16,
 		Capacity6:   1 << 14,
 		HelperSlots: 1024,
@@ -144,50 +150,10 @@ type protoTimeouts struct {
 // attached to new connections by server port.
 func New(opts Options, expect ExpectationMatcher, helpers []HelperBinding) (*Tracker, error) {
 	t := &Tracker{opts: opts, expect: expect, helpers: helpers}
-	ms := func(name string, d time.Duration) (uint32, error) {
-		if d <= 0 || d > maxTimeout {
-			return 0, fmt.Errorf("conntrack: timeout %s = %v out of range (0, %v]", name, d, maxTimeout)
-		}
-		return uint32(d / time.Millisecond), nil
+	if err := t.Retune(opts.Tunables); err != nil {
+		return nil, err
 	}
-	to := opts.Timeouts
 	var err error
-	tcpTO := []struct {
-		slot int
-		name string
-		d    time.Duration
-	}{
-		{int(TCPSynSent), "TCPSynSent", to.TCPSynSent},
-		{int(TCPSynSent2), "TCPSynSent", to.TCPSynSent},
-		{int(TCPSynRecv), "TCPSynRecv", to.TCPSynRecv},
-		{int(TCPEstablished), "TCPEstablished", to.TCPEstablished},
-		{int(TCPFinWait), "TCPFinWait", to.TCPFinWait},
-		{int(TCPCloseWait), "TCPCloseWait", to.TCPCloseWait},
-		{int(TCPLastAck), "TCPLastAck", to.TCPLastAck},
-		{int(TCPTimeWait), "TCPTimeWait", to.TCPTimeWait},
-		{int(TCPClose), "TCPClose", to.TCPClose},
-		{toRetrans, "TCPMaxRetrans", to.TCPMaxRetrans},
-		{toUnack, "TCPUnacknowledged", to.TCPUnacknowledged},
-	}
-	for _, x := range tcpTO {
-		if t.tcp.timeouts[x.slot], err = ms(x.name, x.d); err != nil {
-			return nil, err
-		}
-	}
-	t.tcp.loose, t.tcp.beLiberal = opts.TCPLoose, opts.TCPBeLiberal
-	for _, x := range []struct {
-		dst  *uint32
-		name string
-		d    time.Duration
-	}{
-		{&t.to.udp, "UDP", to.UDP}, {&t.to.udpStream, "UDPStream", to.UDPStream},
-		{&t.to.icmp, "ICMP", to.ICMP}, {&t.to.icmpv6, "ICMPv6", to.ICMPv6},
-		{&t.to.generic, "Generic", to.Generic},
-	} {
-		if *x.dst, err = ms(x.name, x.d); err != nil {
-			return nil, err
-		}
-	}
 	for i, h := range helpers {
 		if h.Helper == nil {
 			return nil, fmt.Errorf("conntrack: helper binding %d (proto %d port %d) has no helper", i, h.Proto, h.Port)
@@ -213,6 +179,62 @@ func New(opts Options, expect ExpectationMatcher, helpers []HelperBinding) (*Tra
 	t.t4.onExpire = func(r flowtable.Ref, e *Entry4) { t.expired(packet.FamilyIPv4, r, e.Key.Proto(), e.Flags) }
 	t.t6.onExpire = func(r flowtable.Ref, e *Entry6) { t.expired(packet.FamilyIPv6, r, e.Key.Proto(), e.Flags) }
 	return t, nil
+}
+
+// Retune makes u the tracker's timeouts and TCP switches, or changes
+// nothing and says why when a timeout is out of range. Existing
+// connections follow them from their next packet on (their current
+// deadlines stay), as with Linux's sysctls. Like every Tracker method it
+// runs on the owning worker.
+func (t *Tracker) Retune(u Tunables) error {
+	ms := func(name string, d time.Duration) (uint32, error) {
+		if d <= 0 || d > maxTimeout {
+			return 0, fmt.Errorf("conntrack: timeout %s = %v out of range (0, %v]", name, d, maxTimeout)
+		}
+		return uint32(d / time.Millisecond), nil
+	}
+	to := u.Timeouts
+	var tcp tcpConfig
+	var proto protoTimeouts
+	var err error
+	tcpTO := []struct {
+		slot int
+		name string
+		d    time.Duration
+	}{
+		{int(TCPSynSent), "TCPSynSent", to.TCPSynSent},
+		{int(TCPSynSent2), "TCPSynSent", to.TCPSynSent},
+		{int(TCPSynRecv), "TCPSynRecv", to.TCPSynRecv},
+		{int(TCPEstablished), "TCPEstablished", to.TCPEstablished},
+		{int(TCPFinWait), "TCPFinWait", to.TCPFinWait},
+		{int(TCPCloseWait), "TCPCloseWait", to.TCPCloseWait},
+		{int(TCPLastAck), "TCPLastAck", to.TCPLastAck},
+		{int(TCPTimeWait), "TCPTimeWait", to.TCPTimeWait},
+		{int(TCPClose), "TCPClose", to.TCPClose},
+		{toRetrans, "TCPMaxRetrans", to.TCPMaxRetrans},
+		{toUnack, "TCPUnacknowledged", to.TCPUnacknowledged},
+	}
+	for _, x := range tcpTO {
+		if tcp.timeouts[x.slot], err = ms(x.name, x.d); err != nil {
+			return err
+		}
+	}
+	tcp.loose, tcp.beLiberal = u.TCPLoose, u.TCPBeLiberal
+	for _, x := range []struct {
+		dst  *uint32
+		name string
+		d    time.Duration
+	}{
+		{&proto.udp, "UDP", to.UDP}, {&proto.udpStream, "UDPStream", to.UDPStream},
+		{&proto.icmp, "ICMP", to.ICMP}, {&proto.icmpv6, "ICMPv6", to.ICMPv6},
+		{&proto.generic, "Generic", to.Generic},
+	} {
+		if *x.dst, err = ms(x.name, x.d); err != nil {
+			return err
+		}
+	}
+	t.tcp, t.to, t.opts.Tunables = tcp, proto, u
+	return nil
 }
 
 // fitArena bounds a table's capacity by what its arena mem holds (0
