@@ -41,6 +41,22 @@ proto = "udp"
 dst = "198.19.0.0/24"
 dport = [53]
 action = "accept"
+
+[[rule]]
+name = "web6"
+ct_state = "NEW"
+proto = "tcp"
+dst = "fd00::c613:0/120"
+dport = [80, 443]
+action = "accept"
+
+[[rule]]
+name = "dns6"
+ct_state = "NEW"
+proto = "udp"
+dst = "fd00::c613:0/120"
+dport = [53]
+action = "accept"
 `
 
 type clock struct{ ms uint32 }
@@ -51,7 +67,7 @@ func (c *clock) NowMillis() uint32 { return c.ms }
 // port loops over their data and ACK frames.
 func setup(b *testing.B, n int, cfg pipeline.Config) (*pipeline.Worker, *engine.Runtime) {
 	b.Helper()
-	shared, tr := newTracker(b, n)
+	shared, tr := newTracker(b, n, false)
 	w := warmWorker(b, cfg, shared, tr, traffic.Handshakes(n), traffic.Established(n))
 	rt := &engine.Runtime{Shared: shared, Pipelines: []*pipeline.Worker{w}, Started: time.Now()}
 	return w, rt
@@ -83,10 +99,15 @@ func warmWorker(b *testing.B, cfg pipeline.Config, shared *engine.Shared, tr *co
 }
 
 // newTracker builds the bench ruleset's engine and a tracker for n flows
-// with its tables in an arena, as the daemon has them.
-func newTracker(b *testing.B, n int) (*engine.Shared, *conntrack.Tracker) {
+// (IPv6 ones with v6) with its tables in an arena, as the daemon has them.
+func newTracker(b *testing.B, n int, v6 bool) (*engine.Shared, *conntrack.Tracker) {
 	b.Helper()
-	c, err := config.Parse("bench.toml", []byte(fmt.Sprintf(benchConfig, 2*n+1024)))
+	maxFlows, size6 := 2*n+1024, 4<<20
+	if v6 {
+		// The IPv6 table gets a quarter of max_flows.
+		maxFlows, size6 = 8*n+4096, max(n*256, 8<<20)
+	}
+	c, err := config.Parse("bench.toml", []byte(fmt.Sprintf(benchConfig, maxFlows)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -101,7 +122,7 @@ func newTracker(b *testing.B, n int) (*engine.Shared, *conntrack.Tracker) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mem6, _, err := arena.Alloc(4 << 20)
+	mem6, _, err := arena.Alloc(int64(size6))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -143,8 +164,16 @@ func BenchmarkIOFloor(b *testing.B) {
 // worker: parse, hash and prefetch, track with window checks, classify
 // (or hit the verdict cache), forward. One op is one burst.
 func BenchmarkPipeline(b *testing.B) {
-	benchPipeline(b, func(n int) (setUp, steady [][]byte) {
+	benchPipeline(b, false, func(n int) (setUp, steady [][]byte) {
 		return traffic.Handshakes(n), traffic.Established(n)
+	})
+}
+
+// BenchmarkPipeline6 is BenchmarkPipeline over IPv6: the same segments
+// between fd00::/96 addresses (traffic.IPv6).
+func BenchmarkPipeline6(b *testing.B) {
+	benchPipeline(b, true, func(n int) (setUp, steady [][]byte) {
+		return traffic.IPv6(traffic.Handshakes(n)), traffic.IPv6(traffic.Established(n))
 	})
 }
 
@@ -152,20 +181,20 @@ func BenchmarkPipeline(b *testing.B) {
 // its reply per flow, flows in scrambled order, after one round that
 // created and replied every flow.
 func BenchmarkPipelineUDP(b *testing.B) {
-	benchPipeline(b, func(n int) (setUp, steady [][]byte) {
+	benchPipeline(b, false, func(n int) (setUp, steady [][]byte) {
 		f := traffic.Exchanges(n)
 		return f, f
 	})
 }
 
 // benchPipeline runs the steady traffic of n flows that flows makes
-// through a worker, at 10k and 1M flows, with and without the verdict
-// cache.
-func benchPipeline(b *testing.B, flows func(n int) (setUp, steady [][]byte)) {
+// (IPv6 ones with v6) through a worker, at 10k and 1M flows, with and
+// without the verdict cache.
+func benchPipeline(b *testing.B, v6 bool, flows func(n int) (setUp, steady [][]byte)) {
 	for _, n := range []int{10_000, 1_000_000} {
 		for _, cache := range []bool{true, false} {
 			b.Run(fmt.Sprintf("flows=%d/cache=%v", n, cache), func(b *testing.B) {
-				shared, tr := newTracker(b, n)
+				shared, tr := newTracker(b, n, v6)
 				setUp, steady := flows(n)
 				w := warmWorker(b, pipeline.Config{Burst: 32, NoVerdictCache: !cache}, shared, tr, setUp, steady)
 				b.ReportAllocs()

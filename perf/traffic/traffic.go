@@ -244,3 +244,40 @@ func Datagram(tpl []byte, i int, fromClient bool) []byte {
 	fixChecksums(f, packet.ProtoUDP, offUDPSum)
 	return f
 }
+
+// IPv6 returns frames, IPv4 frames of Flows, Handshakes, Established or
+// Exchanges, carried over IPv6 instead: the same transport segment
+// between fd00::198.18.x.y and fd00::198.19.0.z (the IPv4 addresses
+// under fd00::/96), its checksum recomputed. The frames grow by the 20
+// bytes the larger header takes.
+func IPv6(frames [][]byte) [][]byte {
+	out := make([][]byte, len(frames))
+	for i, f := range frames {
+		ipLen := int(binary.BigEndian.Uint16(f[16:]))
+		seg := f[14+20 : 14+ipLen]
+		proto := f[14+9]
+		g := make([]byte, 14+packet.IPv6Size+len(seg))
+		copy(g, f[:12])
+		binary.BigEndian.PutUint16(g[12:], packet.EtherTypeIPv6)
+		ip := g[14:]
+		ip[0] = 0x60
+		binary.BigEndian.PutUint16(ip[4:], uint16(len(seg)))
+		ip[6], ip[7] = proto, 64
+		for j, a := range [][]byte{f[offIPSrc : offIPSrc+4], f[offIPDst : offIPDst+4]} {
+			addr := ip[8+16*j : 24+16*j]
+			addr[0] = 0xfd
+			copy(addr[12:], a)
+		}
+		l4 := ip[packet.IPv6Size:]
+		copy(l4, seg)
+		sum := 16 // TCP
+		if proto == packet.ProtoUDP {
+			sum = 6
+		}
+		binary.BigEndian.PutUint16(l4[sum:], 0)
+		pseudo := uint32(packet.Checksum(ip[8:40], 0)) + uint32(proto) + uint32(len(l4))
+		binary.BigEndian.PutUint16(l4[sum:], ^packet.Checksum(l4, pseudo))
+		out[i] = g
+	}
+	return out
+}
