@@ -46,7 +46,7 @@ bench:
 # path's calls are inlined (dataplane/pipeline's parseBurst and
 # decideBurst: `go build -gcflags=-m`).
 pgo:
-	$(GO) test -run '^$$' -bench '^BenchmarkPipeline(UDP)?$$/./^cache=true$$' -benchtime 3s \
+	$(GO) test -run '^$$' -bench '^BenchmarkPipeline(UDP|6)?$$/./^cache=true$$' -benchtime 3s \
 		-cpuprofile cmd/statewalld/default.pgo ./perf/
 	rm -f perf.test
 

@@ -19,10 +19,15 @@ type Key4 struct {
 }
 
 // Key6 is the canonical key of an IPv6 connection (see Key4).
+//
+// Each address is two big-endian numbers, its first 8 bytes (A0, B0) and
+// its last 8 (A1, B1): fields, not arrays, so that a Key6 is passed and
+// returned in registers (Go's ABI passes arrays longer than one element
+// in memory, and reading back what was just stored there stalls).
 type Key6 struct {
-	A, B  [16]byte
-	Ports uint32 // port of A << 16 | port of B
-	Meta  uint32 // protocol << 16 | zone
+	A0, A1, B0, B1 uint64
+	Ports          uint32 // port of A << 16 | port of B
+	Meta           uint32 // protocol << 16 | zone
 }
 
 // NewKey4 returns the key with these fields as they are (the caller
@@ -82,18 +87,33 @@ func MakeKey4Addr(src, dst uint32, sport, dport uint16, proto uint8, zone uint16
 // MakeKey6 builds the canonical key of an IPv6 tuple in the given zone;
 // srcIsB reports that the tuple's source is the key's B endpoint.
 func MakeKey6(t *packet.Tuple, zone uint16) (k Key6, srcIsB bool) {
-	s0, s1 := binary.BigEndian.Uint64(t.Src[:8]), binary.BigEndian.Uint64(t.Src[8:])
-	d0, d1 := binary.BigEndian.Uint64(t.Dst[:8]), binary.BigEndian.Uint64(t.Dst[8:])
-	srcIsB = s0 > d0 || (s0 == d0 && (s1 > d1 || (s1 == d1 && t.SrcPort > t.DstPort)))
-	if srcIsB {
-		k.A, k.B = t.Dst, t.Src
-		k.Ports = uint32(t.DstPort)<<16 | uint32(t.SrcPort)
-	} else {
-		k.A, k.B = t.Src, t.Dst
-		k.Ports = uint32(t.SrcPort)<<16 | uint32(t.DstPort)
-	}
-	k.Meta = meta(t.Proto, zone)
+	srcIsB = MakeKey6Addr(&k, &t.Src, &t.Dst, t.SrcPort, t.DstPort, t.Proto, zone)
 	return k, srcIsB
+}
+
+// MakeKey6Addr is MakeKey6 from the fields themselves, into k. Like
+// MakeKey4Addr it has no branch: the endpoints are ordered as 144-bit
+// numbers (address, then port) by a chain of subtractions, and the
+// borrow picks them with masks. It writes k field by field: a Key6 has
+// too many fields for the compiler to keep one in registers, so a Key6
+// returned and assigned is copied through memory in 16-byte moves, each
+// of which waits for the 8-byte stores it reads to retire.
+func MakeKey6Addr(k *Key6, src, dst *[16]byte, sport, dport uint16, proto uint8, zone uint16) (srcIsB bool) {
+	s0, s1 := binary.BigEndian.Uint64(src[:8]), binary.BigEndian.Uint64(src[8:])
+	d0, d1 := binary.BigEndian.Uint64(dst[:8]), binary.BigEndian.Uint64(dst[8:])
+	// src > dst exactly when dst - src borrows.
+	_, borrow := bits.Sub64(uint64(dport), uint64(sport), 0)
+	_, borrow = bits.Sub64(d1, s1, borrow)
+	_, borrow = bits.Sub64(d0, s0, borrow)
+	m := -borrow // all ones when src is B
+	a0, a1 := s0^(s0^d0)&m, s1^(s1^d1)&m
+	b0, b1 := s0^d0^a0, s1^d1^a1
+	k.A0, k.A1, k.B0, k.B1 = a0, a1, b0, b1
+	sp, dp := uint32(sport), uint32(dport)
+	pa := sp ^ (sp^dp)&uint32(m)
+	k.Ports = pa<<16 | (sp ^ dp ^ pa)
+	k.Meta = meta(proto, zone)
+	return borrow != 0
 }
 
 // Tuple returns the key as a packet tuple in the original direction, given
@@ -111,14 +131,28 @@ func (k Key4) Tuple(origIsB bool) packet.Tuple {
 	return t
 }
 
+// addr6 is an address of a Key6 as bytes.
+func addr6(w0, w1 uint64) (a [16]byte) {
+	binary.BigEndian.PutUint64(a[:8], w0)
+	binary.BigEndian.PutUint64(a[8:], w1)
+	return a
+}
+
+// Equal reports whether k and o are the same key: k == o, without the
+// call to runtime.memequal that == makes of 40 bytes.
+func (k *Key6) Equal(o *Key6) bool {
+	return (k.A0^o.A0)|(k.A1^o.A1)|(k.B0^o.B0)|(k.B1^o.B1)|
+		uint64((k.Ports^o.Ports)|(k.Meta^o.Meta)) == 0
+}
+
 // Tuple returns the key as a packet tuple in the original direction, given
 // the entry's FlagOrigIsB.
 func (k Key6) Tuple(origIsB bool) packet.Tuple {
 	t := packet.Tuple{Proto: k.Proto(), Family: packet.FamilyIPv6}
-	t.Src, t.Dst = k.A, k.B
+	t.Src, t.Dst = addr6(k.A0, k.A1), addr6(k.B0, k.B1)
 	t.SrcPort, t.DstPort = k.PortA(), k.PortB()
 	if origIsB {
-		t.Src, t.Dst = k.B, k.A
+		t.Src, t.Dst = t.Dst, t.Src
 		t.SrcPort, t.DstPort = t.DstPort, t.SrcPort
 	}
 	return t
@@ -149,11 +183,11 @@ func (k Key4) Hash() uint64 {
 }
 
 // Hash returns a 64-bit hash of the key (see Key4.Hash).
-func (k Key6) Hash() uint64 {
-	a0 := binary.LittleEndian.Uint64(k.A[:8])
-	a1 := binary.LittleEndian.Uint64(k.A[8:])
-	b0 := binary.LittleEndian.Uint64(k.B[:8])
-	b1 := binary.LittleEndian.Uint64(k.B[8:])
+func (k Key6) Hash() uint64 { return HashKey6(&k) }
+
+// HashKey6 is k.Hash() without the copy of k (see MakeKey6Addr).
+func HashKey6(k *Key6) uint64 {
+	a0, a1, b0, b1 := k.A0, k.A1, k.B0, k.B1
 	w := uint64(k.Ports) | uint64(k.Meta)<<32
 	h := mix(a0^hashP1, a1^hashP0)
 	h ^= mix(b0^hashP2, b1^hashP3)

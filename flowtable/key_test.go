@@ -1,6 +1,8 @@
 package flowtable
 
 import (
+	"bytes"
+	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
 	"testing"
@@ -105,6 +107,31 @@ func TestMakeKey6BothDirections(t *testing.T) {
 	}
 }
 
+// TestMakeKey6AddrOrdersEndpoints is TestMakeKey4AddrOrdersEndpoints for
+// MakeKey6Addr: A is the lower endpoint, address (bytewise) first, then
+// port.
+func TestMakeKey6AddrOrdersEndpoints(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 100_000 {
+		var src, dst [16]byte
+		for _, i := range []int{0, 7, 8, 15} { // ties in either half are common
+			src[i], dst[i] = byte(r.Uint32N(2))<<7|byte(r.Uint32N(2)), byte(r.Uint32N(2))<<7|byte(r.Uint32N(2))
+		}
+		sp, dp := uint16(r.Uint32N(3))<<15|uint16(r.Uint32N(2)), uint16(r.Uint32N(3))<<15|uint16(r.Uint32N(2))
+		c := bytes.Compare(src[:], dst[:])
+		wantB := c > 0 || (c == 0 && sp > dp)
+		w := func(a [16]byte, i int) uint64 { return binary.BigEndian.Uint64(a[8*i:]) }
+		want := Key6{A0: w(src, 0), A1: w(src, 1), B0: w(dst, 0), B1: w(dst, 1), Ports: uint32(sp)<<16 | uint32(dp), Meta: meta(packet.ProtoTCP, 3)}
+		if wantB {
+			want = Key6{A0: w(dst, 0), A1: w(dst, 1), B0: w(src, 0), B1: w(src, 1), Ports: uint32(dp)<<16 | uint32(sp), Meta: want.Meta}
+		}
+		var k Key6
+		if b := MakeKey6Addr(&k, &src, &dst, sp, dp, packet.ProtoTCP, 3); k != want || b != wantB {
+			t.Fatalf("MakeKey6Addr(%x, %x, %d, %d) = %+v, %v; want %+v, %v", src, dst, sp, dp, k, b, want, wantB)
+		}
+	}
+}
+
 // TestHashSpread checks that keys differing in one field land in well-spread
 // buckets: no bucket of 1024 gets more than three times its share.
 func TestHashSpread(t *testing.T) {
@@ -127,5 +154,32 @@ func TestHashSpread(t *testing.T) {
 	check("addr", func(i int) uint64 {
 		return NewKey4(10<<24|uint32(i)&0xffffff, 0, 0, 80, 6, 0).Hash()
 	})
-	check("v6", func(i int) uint64 { return Key6{B: [16]byte{15: byte(i), 14: byte(i >> 8)}, Meta: 17 << 16}.Hash() })
+	check("v6", func(i int) uint64 { return Key6{B1: uint64(i), Meta: 17 << 16}.Hash() })
+}
+
+// TestKey6Equal checks Equal against == for keys that differ in one field
+// or in none.
+func TestKey6Equal(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 10_000 {
+		k := Key6{A0: r.Uint64(), A1: r.Uint64(), B0: r.Uint64(), B1: r.Uint64(), Ports: r.Uint32(), Meta: r.Uint32()}
+		o := k
+		switch bit := uint64(1) << r.IntN(64); r.IntN(7) {
+		case 0:
+			o.A0 ^= bit
+		case 1:
+			o.A1 ^= bit
+		case 2:
+			o.B0 ^= bit
+		case 3:
+			o.B1 ^= bit
+		case 4:
+			o.Ports ^= uint32(bit | bit>>32)
+		case 5:
+			o.Meta ^= uint32(bit | bit>>32)
+		}
+		if k.Equal(&o) != (k == o) {
+			t.Fatalf("Equal(%+v, %+v) = %v", k, o, k.Equal(&o))
+		}
+	}
 }

@@ -466,6 +466,16 @@ func (t *Table[K, V]) LookupHint(k K, h *Hint) Ref {
 	return t.lookupFrom(k, h.bucket, h.tag)
 }
 
+// Candidate is the entry ReadBucket found for h (0: none, or no longer a
+// slot of the table), for a caller that checks its key itself before
+// LookupHint (a key whose == is a call: Key6.Equal).
+func (t *Table[K, V]) Candidate(h *Hint) Ref {
+	if r := h.cand; r != 0 && uint32(r-1) < t.capacity {
+		return r
+	}
+	return 0
+}
+
 // lookupFrom is Lookup from the key's home bucket b and tag.
 func (t *Table[K, V]) lookupFrom(k K, b uint64, tag uint16) Ref {
 	for range MaxProbe {

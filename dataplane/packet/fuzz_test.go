@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"github.com/google/gopacket/layers"
 )
 
 // checkParsed asserts the invariants of a parse that returned r.
@@ -46,6 +48,11 @@ func checkParsed(t *testing.T, frame []byte, p *Parsed, r DropReason) {
 // FuzzParse parses arbitrary frames with every link type and option set.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte{}, byte(LinkEthernet))
+	// Frames of the IPv6 fast path's shape (checkFast6).
+	tcp := make([]byte, 24)
+	tcp[tcpDataOff] = 6 << 4
+	f.Add(frameIPv6(f, layers.IPProtocolTCP, tcp, nil), byte(LinkEthernet))
+	f.Add(frameIPv6(f, layers.IPProtocolUDP, []byte{0, 1, 0, 2, 0, 8, 0, 0}, nil), byte(LinkEthernet))
 	f.Fuzz(func(t *testing.T, frame []byte, link byte) {
 		var p Parsed
 		lt := LinkType(link % 8)
@@ -55,6 +62,7 @@ func FuzzParse(f *testing.F) {
 		r2 := ParseWith(frame, lt, opt, &p)
 		checkParsed(t, frame, &p, r2)
 		checkFast4(t, frame, opt)
+		checkFast6(t, frame, opt)
 		if r == ReasonNone && r2 == ReasonNone {
 			var q Parsed
 			Parse(frame, lt, &q)
@@ -92,6 +100,34 @@ func checkFast4(t *testing.T, frame []byte, opt Options) {
 	tu := &p.Tuple
 	if tu.Family != FamilyIPv4 || tu.Proto != proto || p.VLANs != 0 || p.Fragment.Is ||
 		tu.Src != src || tu.Dst != dst || tu.SrcPort != sport || tu.DstPort != dport || p.L4Off != TCP4Off ||
+		tcp && (p.TCP.Seq != s.Seq || p.TCP.Ack != s.Ack || p.TCP.Window != s.Window || p.TCP.Flags != s.Flags ||
+			p.TCP.HeaderLen != s.HeaderLen || p.PayloadLen != s.PayloadLen) {
+		t.Fatalf("fast parser (TCP %+v, UDP %+v) disagrees with ParseWith %+v", s, u, p)
+	}
+}
+
+// checkFast6 is checkFast4 for ParseTCP6 and ParseUDP6.
+func checkFast6(t *testing.T, frame []byte, opt Options) {
+	t.Helper()
+	var (
+		s TCP6
+		u UDP6
+	)
+	tcp, udp := ParseTCP6(frame, &s), ParseUDP6(frame, &u)
+	if !tcp && !udp {
+		return
+	}
+	var p Parsed
+	if r := ParseWith(frame, LinkEthernet, opt, &p); r != ReasonNone || tcp && udp {
+		t.Fatalf("fast parsers (TCP %v, UDP %v) accepted a frame ParseWith refuses: %v", tcp, udp, r)
+	}
+	proto, src, dst, sport, dport := ProtoTCP, s.Src, s.Dst, s.SrcPort, s.DstPort
+	if udp {
+		proto, src, dst, sport, dport = ProtoUDP, u.Src, u.Dst, u.SrcPort, u.DstPort
+	}
+	tu := &p.Tuple
+	if tu.Family != FamilyIPv6 || tu.Proto != proto || p.VLANs != 0 || p.Fragment.Is ||
+		tu.Src != src || tu.Dst != dst || tu.SrcPort != sport || tu.DstPort != dport || p.L4Off != L4Off6 ||
 		tcp && (p.TCP.Seq != s.Seq || p.TCP.Ack != s.Ack || p.TCP.Window != s.Window || p.TCP.Flags != s.Flags ||
 			p.TCP.HeaderLen != s.HeaderLen || p.PayloadLen != s.PayloadLen) {
 		t.Fatalf("fast parser (TCP %+v, UDP %+v) disagrees with ParseWith %+v", s, u, p)

@@ -59,17 +59,16 @@ func TestFastPathAgreesWithGeneralPath(t *testing.T) {
 			t.Errorf("only %d cached verdicts: the fast path was hardly exercised", hits)
 		}
 	}()
+	sets := map[string][][]byte{"crafted/ipv4-ipv6-flows": craftedFlows()}
 	for _, rel := range packettest.Captures(t, shared) {
-		var frames [][]byte
 		read, _ := packettest.ReadFrames(filepath.Join(shared, "pcaps", rel)) // what a broken capture holds before the break
 		for _, f := range read {
 			if f.Link == packet.LinkEthernet {
-				frames = append(frames, f.Data)
+				sets[rel] = append(sets[rel], f.Data)
 			}
 		}
-		if len(frames) == 0 {
-			continue
-		}
+	}
+	for rel, frames := range sets {
 		for name, rulesText := range fastRulesets {
 			t.Run(rel+"/"+name, func(t *testing.T) {
 				run := func(noFast, observe bool) ([]record, *pipeline.Counters) {
@@ -106,4 +105,35 @@ func TestFastPathAgreesWithGeneralPath(t *testing.T) {
 			})
 		}
 	}
+}
+
+// craftedFlows are TCP connections and UDP exchanges over IPv4 and IPv6,
+// interleaved, with web and DNS servers (whose replies fastRulesets drop).
+func craftedFlows() [][]byte {
+	var convs [][][]byte
+	for i, pair := range [][2]string{
+		{"198.18.0.1:40000", "198.19.0.2:80"}, {"[fd00::1]:40000", "[fd00::2]:80"},
+		{"198.18.0.1:40001", "198.19.0.2:22"}, {"[fd00::1]:40001", "[fd00::2]:22"},
+		{"[fe80::1]:40002", "[2001:db8::2]:443"},
+	} {
+		convs = append(convs, packettest.Handshake(ap(pair[0]), ap(pair[1]), 3+i))
+	}
+	for _, pair := range [][2]string{{"198.18.0.1:5353", "198.19.0.2:53"}, {"[fd00::1]:5353", "[fd00::2]:53"}} {
+		c, s := ap(pair[0]), ap(pair[1])
+		var ex [][]byte
+		for range 4 {
+			ex = append(ex, packettest.Frame(packettest.Spec{Src: c, Dst: s, Proto: "udp", Payload: []byte("q")}),
+				packettest.Frame(packettest.Spec{Src: s, Dst: c, Proto: "udp", Payload: []byte("a")}))
+		}
+		convs = append(convs, ex)
+	}
+	var out [][]byte
+	for k := 0; len(convs) > 0; k++ { // round robin over the conversations
+		j := k % len(convs)
+		out = append(out, convs[j][0])
+		if convs[j] = convs[j][1:]; len(convs[j]) == 0 {
+			convs = append(convs[:j], convs[j+1:]...)
+		}
+	}
+	return out
 }

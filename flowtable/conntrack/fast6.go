@@ -1,0 +1,124 @@
+package conntrack
+
+import (
+	"unsafe"
+
+	"github.com/statewall/statewall/dataplane/packet"
+	"github.com/statewall/statewall/flowtable"
+	"github.com/statewall/statewall/flowtable/ctstate"
+)
+
+// The IPv6 fast path is the IPv4 one (fast.go) for segments and datagrams
+// packet.ParseTCP6 and ParseUDP6 read, in the same passes: BeginTCP6 or
+// BeginUDP6, Candidate6, FindEstablished6 or FindEstablishedUDP6, then
+// TrackEstablished6 or TrackEstablishedUDP6. Its functions are the IPv4
+// ones over the IPv6 table, written out again for the reason fast.go
+// gives: the pipeline inlines them, and a helper they shared would stay a
+// call per packet.
+
+// Established6 is Established4 for IPv6.
+type Established6 struct {
+	k      flowtable.Key6
+	srcIsB bool
+	hash   uint64
+	hint   flowtable.Hint
+
+	ref flowtable.Ref
+	e   *Entry6
+	dir ctstate.Dir
+}
+
+// Hash is the packet's Hash (for Track, when FindEstablished6 declines).
+func (x *Established6) Hash() uint64 { return x.hash }
+
+// Dir is the packet's direction in the connection.
+func (x *Established6) Dir() ctstate.Dir { return x.dir }
+
+// Cache is the connection's verdict-cache word (see VerdictCache).
+func (x *Established6) Cache() *uint32 { return &x.e.Value.Cache }
+
+// BeginTCP6 is BeginTCP4 for a segment packet.ParseTCP6 read.
+func (t *Tracker) BeginTCP6(s *packet.TCP6, x *Established6) uintptr {
+	x.srcIsB = flowtable.MakeKey6Addr(&x.k, &s.Src, &s.Dst, s.SrcPort, s.DstPort, packet.ProtoTCP, 0)
+	x.hash = flowtable.HashKey6(&x.k)
+	t.t6.tb.Begin(x.hash, &x.hint)
+	return t.t6.tb.BucketAddr(&x.hint)
+}
+
+// BeginUDP6 is BeginTCP6 for a datagram packet.ParseUDP6 read.
+func (t *Tracker) BeginUDP6(s *packet.UDP6, x *Established6) uintptr {
+	x.srcIsB = flowtable.MakeKey6Addr(&x.k, &s.Src, &s.Dst, s.SrcPort, s.DstPort, packet.ProtoUDP, 0)
+	x.hash = flowtable.HashKey6(&x.k)
+	t.t6.tb.Begin(x.hash, &x.hint)
+	return t.t6.tb.BucketAddr(&x.hint)
+}
+
+// Candidate6 is Candidate4 for an IPv6 lookup. An IPv6 entry (88 bytes)
+// mostly straddles two cache lines: last is the address of its last byte,
+// to prefetch as well (0 with first).
+func (t *Tracker) Candidate6(x *Established6) (first, last uintptr) {
+	if a := t.t6.tb.ReadBucket(&x.hint); a != 0 {
+		return a, a + unsafe.Sizeof(Entry6{}) - 1
+	}
+	return 0, 0
+}
+
+// FindEstablished6 is FindEstablished4 for a segment BeginTCP6 began.
+func (t *Tracker) FindEstablished6(now uint32, s *packet.TCP6, x *Established6) bool {
+	if !tcpCheckFlags(s.Flags) {
+		return false
+	}
+	// The candidate's key is compared here: == on a Key6 calls
+	// runtime.memequal (LookupHint's compare), Equal does not.
+	ref := t.t6.tb.Candidate(&x.hint)
+	if ref == 0 || !t.t6.tb.Entry(ref).Key.Equal(&x.k) {
+		if ref = t.t6.tb.LookupHint(x.k, &x.hint); ref == 0 {
+			return false
+		}
+	}
+	e := t.t6.tb.Entry(ref)
+	if flowtable.Expired(e.Expires, now) || e.Flags&(FlagSeenReply|FlagHelper) != FlagSeenReply ||
+		(s.Flags&packet.TCPSyn != 0 && e.Value.tcpState() != TCPEstablished) {
+		return false
+	}
+	x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
+	return true
+}
+
+// FindEstablishedUDP6 is FindEstablishedUDP4 for a datagram BeginUDP6
+// began: FindEstablished6 for a segment with only ACK set.
+func (t *Tracker) FindEstablishedUDP6(now uint32, x *Established6) bool {
+	ack := packet.TCP6{Flags: packet.TCPAck}
+	return t.FindEstablished6(now, &ack, x)
+}
+
+// TrackEstablishedUDP6 is TrackEstablishedUDP4 for IPv6.
+func (t *Tracker) TrackEstablishedUDP6(now uint32, x *Established6) {
+	t.now = now
+	e := x.e
+	udpExisting(t, now, &e.Flags, &e.Expires, &e.Value, x.dir)
+}
+
+// TrackEstablished6 is TrackEstablished4 for a segment FindEstablished6
+// accepted, read from frame.
+func (t *Tracker) TrackEstablished6(now uint32, s *packet.TCP6, frame []byte, x *Established6, r *Result) (established bool) {
+	t.now = now
+	var seg tcpSeg
+	fillSeg(&seg, s.Seq, s.Ack, s.Window, s.Flags, s.PayloadLen)
+	if hl := int(s.HeaderLen); hl > packet.TCPMinSize {
+		seg.opts = frame[packet.L4Off6+packet.TCPMinSize : packet.L4Off6+hl]
+	}
+	e := x.e
+	if timeout, ok := t.tcp.ackEstablished(&e.Value, e.Flags, int(x.dir), &seg, sackOf(&e.Value, int(x.dir), &seg)); ok {
+		e.Expires = now + timeout
+		e.Flags = e.Flags&^flowtable.FlagClosing | flowtable.FlagAssured | FlagSeenReply*uint8(x.dir&1)
+		return true
+	}
+	*r = Result{fam: packet.FamilyIPv6, proto: packet.ProtoTCP}
+	t.t6.tcpExisting(t, now, x.ref, x.e, x.dir, &seg, r)
+	if r.State == ctstate.Invalid {
+		t.stats.invalid[r.Reason]++
+		return false
+	}
+	return true
+}
