@@ -58,7 +58,7 @@ type Conntrack struct {
 	TCPBeLiberal bool   // accept out-of-window segments instead of marking them INVALID
 	VLANZones    bool   // key connections by VLAN id as well
 	Checksum     bool   // verify checksums and mark bad packets INVALID
-	MaxFlows     uint64 // table capacity; 0 derives it from Dataplane.FlowMemory
+	MaxFlows     uint64 // connections of both families together; 0 derives it from Dataplane.FlowMemory
 	Timeouts     Timeouts
 }
 

@@ -20,7 +20,7 @@
 //	workers = 1                    # worker cores (defaults to len(lcores) when given)
 //	lcores = [2, 3]                # DPDK lcore ids of the workers (optional)
 //	burst = 32                     # packets per RX burst, 1..512
-//	flow_memory = "256MiB"         # flow tables of all workers together
+//	flow_memory = "256MiB"         # flow tables of all workers together (3/4 IPv4, 1/4 IPv6)
 //	hugepages = true               # back flow tables with hugepages
 //	eal_args = []                  # extra DPDK EAL arguments
 //	ipv4_checksum = "verify"       # IPv4 header checksums: "verify" drops a wrong one, as ip_rcv
@@ -40,7 +40,9 @@
 //	tcp_be_liberal = false         # accept out-of-window segments
 //	vlan_zones = false             # key connections by VLAN id too
 //	checksum = false               # verify checksums, INVALID when wrong
-//	max_flows = 0                  # table capacity (all workers); 0: what flow_memory holds
+//	max_flows = 0                  # connections of all workers and both families together, as
+//	                               # nf_conntrack_max (each family's table can hold them all, as
+//	                               # far as its memory goes); 0: what flow_memory holds
 //
 //	[conntrack.timeouts]           # Linux's sysctl names and defaults
 //	tcp_syn_sent = "120s"   tcp_syn_recv = "60s"    tcp_established = "5d"

@@ -606,9 +606,21 @@ func (t *Table[K, V]) findFree(home uint64) (b uint64, slot int, dist int, ok bo
 // that is expired at now, not ASSURED, or CLOSING is deleted and its ref
 // reused (evicted is true). It returns 0 when nothing could be evicted.
 func (t *Table[K, V]) Insert(k K, hash uint64, now uint32) (r Ref, evicted bool) {
+	return t.insert(k, hash, now, false)
+}
+
+// InsertEvicting is Insert for a table that shares a limit with others
+// (a tracker's IPv4 and IPv6 tables share max_flows), now reached: it
+// inserts k only in place of an entry it evicts near k's home bucket, as
+// Insert does when the table itself is full.
+func (t *Table[K, V]) InsertEvicting(k K, hash uint64, now uint32) (r Ref, evicted bool) {
+	return t.insert(k, hash, now, true)
+}
+
+func (t *Table[K, V]) insert(k K, hash uint64, now uint32, full bool) (r Ref, evicted bool) {
 	home, tag := t.home(hash)
 	b, slot, dist, ok := t.findFree(home)
-	if !ok || (t.free == 0 && t.hwm == t.capacity) {
+	if full || !ok || (t.free == 0 && t.hwm == t.capacity) {
 		if !t.evictNear(home, now) {
 			t.stats.InsertFailures++
 			return 0, false

@@ -102,12 +102,11 @@ func warmWorker(b *testing.B, cfg pipeline.Config, shared *engine.Shared, tr *co
 // (IPv6 ones with v6) with its tables in an arena, as the daemon has them.
 func newTracker(b *testing.B, n int, v6 bool) (*engine.Shared, *conntrack.Tracker) {
 	b.Helper()
-	maxFlows, size6 := 2*n+1024, 4<<20
+	size6 := 4 << 20
 	if v6 {
-		// The IPv6 table gets a quarter of max_flows.
-		maxFlows, size6 = 8*n+4096, max(n*256, 8<<20)
+		size6 = max(n*128, 8<<20)
 	}
-	c, err := config.Parse("bench.toml", []byte(fmt.Sprintf(benchConfig, maxFlows)))
+	c, err := config.Parse("bench.toml", []byte(fmt.Sprintf(benchConfig, 2*n+1024)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -362,7 +362,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 			return fmt.Errorf("worker %d tracker: %w", w, err)
 		}
 		c4, c6 := tr.Capacity()
-		logger.Info("flow table", "worker", w, "flows", c4+c6, "ipv4", c4, "ipv6", c6,
+		logger.Info("flow table", "worker", w, "flows", tr.MaxConns(), "ipv4", c4, "ipv6", c6,
 			"bytes_per_flow", tr.MemoryBytes()/int64(max(c4+c6, 1)), "memory", tr.MemoryBytes(), "pages", kind)
 		var bindings []pipeline.Binding
 		for i, pc := range cfg.Ports {

@@ -81,8 +81,11 @@ func TrackerOptions(cfg *config.Config, workers int) conntrack.Options {
 	o.VLANZones = c.VLANZones
 	if c.MaxFlows > 0 {
 		per := int(c.MaxFlows) / workers
+		// Each family's table can hold the whole share, and the two
+		// together hold no more (as nf_conntrack_max counts every family).
 		o.Capacity4 = max(per, 1024)
-		o.Capacity6 = max(per/4, 1024)
+		o.Capacity6 = max(per, 1024)
+		o.MaxConns = max(per, 1024)
 	}
 	return o
 }

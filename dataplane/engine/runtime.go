@@ -110,7 +110,7 @@ func (r *Runtime) FlowTables() []metrics.FlowTableStats {
 		for cursor != 0 { // the rest a chunk at a time, between bursts
 			w.Do(func(t *conntrack.Tracker) { cursor = t.CountEntries(cursor, countChunk, &st) })
 		}
-		fs := metrics.FlowTableStats{Worker: i, Capacity: uint64(st.Capacity4 + st.Capacity6), MemoryBytes: uint64(mem)}
+		fs := metrics.FlowTableStats{Worker: i, Capacity: uint64(st.MaxConns), MemoryBytes: uint64(mem)}
 		for _, p := range []struct {
 			name string
 			s    conntrack.ProtoStats

@@ -586,3 +586,46 @@ func TestRetune(t *testing.T) {
 		t.Fatalf("a refused retune changed the tracker: %+v", tr.opts.Tunables)
 	}
 }
+
+// TestMaxConnsSpansFamilies: MaxConns bounds the IPv4 and IPv6 tables
+// together, as nf_conntrack_max does: past it a new connection of either
+// family replaces an evictable one near its slot, or is table_full.
+func TestMaxConnsSpansFamilies(t *testing.T) {
+	limit := func(o *Options) { o.Capacity4, o.Capacity6, o.MaxConns = 1024, 1024, 64 }
+	// 64 assured IPv4 connections: an IPv6 one is refused though its
+	// table is empty.
+	tr := newTracker(t, limit)
+	fillUDP(tr, 64, 1000, true, true)
+	if got := tr.MaxConns(); got != 64 {
+		t.Fatalf("MaxConns %d, want 64", got)
+	}
+	r := track(tr, 5000, udpPacket(cli6, srv6, 1, 53, 10))
+	if r.State != ctstate.Invalid || r.Reason != packet.ReasonTableFull {
+		t.Fatalf("IPv6 past the limit: %+v", r)
+	}
+	// 63 assured IPv4 connections leave room for one more, of either family.
+	tr = newTracker(t, limit)
+	fillUDP(tr, 63, 1000, true, true)
+	if r := track(tr, 5000, udpPacket(cli6, srv6, 1, 53, 10)); r.State != ctstate.New || !r.Created {
+		t.Fatalf("IPv6 under the limit: %+v", r)
+	}
+	track(tr, 5000, udpPacket(srv6, cli6, 53, 1, 10))
+	track(tr, 7001, udpPacket(cli6, srv6, 1, 53, 10)) // assured: not evictable
+	if r := track(tr, 7001, udpPacket(cli6, srv6, 2, 53, 10)); r.State != ctstate.Invalid {
+		t.Fatalf("IPv6 at the limit: %+v", r)
+	}
+	// At the limit an unassured connection of the same family near the new
+	// one's slot is dropped early for it (a table of 128, half full, has
+	// some near every slot).
+	tr = newTracker(t, func(o *Options) { limit(o); o.Capacity6 = 128 })
+	for i := range 64 {
+		track(tr, 1000, udpPacket(cli6, srv6, uint16(10000+i), 53, 10))
+	}
+	r = track(tr, 2000, udpPacket(cli6, srv6, 1, 53, 10))
+	if r.State != ctstate.New || !r.Created {
+		t.Fatalf("IPv6 at a limit of unassured IPv6 connections: %+v", r)
+	}
+	if v4, v6 := tr.Len(); v4+v6 != 64 || tr.Stats().UDP.EarlyDrops != 1 {
+		t.Fatalf("%d + %d connections, %d early drops", v4, v6, tr.Stats().UDP.EarlyDrops)
+	}
+}

@@ -59,6 +59,7 @@ type Stats struct {
 	HelperPoolFull uint64
 	// Capacity and live entries of the IPv4 and IPv6 tables.
 	Capacity4, Capacity6, Len4, Len6 int
+	MaxConns                         int // connections held at most (Tracker.MaxConns)
 }
 
 type counters struct {
@@ -87,6 +88,7 @@ func (t *Tracker) Counters() Stats {
 	}
 	s.TCP, s.UDP, s.ICMP, s.ICMPv6, s.Generic = ps[protoTCP], ps[protoUDP], ps[protoICMP], ps[protoICMPv6], ps[protoGeneric]
 	s.Capacity4, s.Capacity6 = t.Capacity()
+	s.MaxConns = t.MaxConns()
 	s.Len4, s.Len6 = t.Len()
 	return s
 }

@@ -134,7 +134,13 @@ func (f *famTable[K]) remove(t *Tracker, r flowtable.Ref, proto uint8) {
 // has srcIsB, or fails with INVALID table_full.
 func (f *famTable[K]) insert(t *Tracker, k K, h uint64, now uint32, srcIsB bool, proto uint8, r *Result) *flowtable.Entry[K, Conn] {
 	ps := &t.stats.proto[protoIndex(f.fam, proto)]
-	ref, evicted := f.tb.Insert(k, h, now)
+	var ref flowtable.Ref
+	var evicted bool
+	if t.opts.MaxConns > 0 && t.t4.tb.Len()+t.t6.tb.Len() >= t.opts.MaxConns {
+		ref, evicted = f.tb.InsertEvicting(k, h, now)
+	} else {
+		ref, evicted = f.tb.Insert(k, h, now)
+	}
 	if ref == 0 {
 		ps.TableFull++
 		r.State, r.Reason = ctstate.Invalid, packet.ReasonTableFull

@@ -73,6 +73,11 @@ type Options struct {
 	// 0 sizes a table from Mem4/Mem6, and with an arena a capacity is at
 	// most what the arena holds.
 	Capacity4, Capacity6 int
+	// MaxConns, when above 0, bounds the connections of both tables
+	// together, as nf_conntrack_max bounds Linux's of every family: a new
+	// connection past it replaces one evicted near its slot (early drop)
+	// or is INVALID table_full.
+	MaxConns int
 	// Mem4 and Mem6 are optional arenas (hugepage memory) for the tables;
 	// nil allocates from the Go heap.
 	Mem4, Mem6 []byte
@@ -248,6 +253,16 @@ func fitArena[K flowtable.Hashable](capacity int, mem []byte) int {
 
 // Capacity returns the IPv4 and IPv6 tables' capacities.
 func (t *Tracker) Capacity() (v4, v6 int) { return t.t4.tb.Cap(), t.t6.tb.Cap() }
+
+// MaxConns returns how many connections the tracker holds at most: the
+// tables' capacities together, bounded by Options.MaxConns.
+func (t *Tracker) MaxConns() int {
+	n := t.t4.tb.Cap() + t.t6.tb.Cap()
+	if t.opts.MaxConns > 0 {
+		n = min(n, t.opts.MaxConns)
+	}
+	return n
+}
 
 // Len returns the live entries of the IPv4 and IPv6 tables.
 func (t *Tracker) Len() (v4, v6 int) { return t.t4.tb.Len(), t.t6.tb.Len() }

@@ -6,14 +6,16 @@
 // different flows, as on a busy link, and a flow table sees its whole
 // working set on every pass. With -proto udp the flows are UDP: rounds of
 // a datagram from the client and one from the server (pktgen's default
-// traffic is UDP), and no handshake.
+// traffic is UDP), and no handshake. With -ipv6 the same flows run over
+// IPv6.
 //
 //	go run ./perf/gen -flows 10000 -rounds 20 -o /tmp/flows-10k.pcap
 //	go run ./perf/gen -proto udp -flows 10000 -rounds 8 -o /tmp/udp-10k.pcap
 //
 // Flow i runs from 198.18.0.0+(i mod 65536), port 1024+i/65536, to
 // 198.19.0.(1+i mod 254) port 80 (TCP) or 5678 (UDP, as pktgen), benchmark addresses
-// (RFC 2544). Frames are 60 bytes unless -payload says otherwise.
+// (RFC 2544); with -ipv6 between the same addresses under fd00::/96.
+// Frames are 60 bytes (80 over IPv6) unless -payload says otherwise.
 package main
 
 import (
@@ -58,12 +60,24 @@ type flow struct {
 	clientISN, serverISN uint32
 }
 
-func flowAt(i int) flow {
+// flowAt is flow i, over IPv6 with v6.
+func flowAt(i int, v6 bool) flow {
 	c := make(net.IP, 4)
 	binary.BigEndian.PutUint32(c, 198<<24|18<<16|uint32(i%65536))
 	s := net.IPv4(198, 19, 0, byte(1+i%254)).To4()
+	if v6 {
+		c, s = under6(c), under6(s)
+	}
 	h := uint32(i)*2654435761 + 12345
 	return flow{client: c, server: s, cport: uint16(1024 + i/65536), clientISN: h, serverISN: h ^ 0x5bd1e995}
+}
+
+// under6 is IPv4 address a under fd00::/96.
+func under6(a net.IP) net.IP {
+	b := make(net.IP, 16)
+	b[0] = 0xfd
+	copy(b[12:], a)
+	return b
 }
 
 // writer serializes segments into the capture with increasing timestamps.
@@ -73,18 +87,29 @@ type writer struct {
 	ts      time.Time
 	payload []byte
 	packets int
+	v6      bool
 }
 
-// headers are the Ethernet and IPv4 headers of a packet of f carrying
+// ipLayer is an IPv4 or IPv6 header.
+type ipLayer interface {
+	gopacket.SerializableLayer
+	gopacket.NetworkLayer
+}
+
+// headers are the Ethernet and IP headers of a packet of f carrying
 // proto; fromClient says its direction.
-func headers(f flow, fromClient bool, proto layers.IPProtocol) (layers.Ethernet, layers.IPv4) {
-	eth := layers.Ethernet{SrcMAC: clientMAC, DstMAC: serverMAC, EthernetType: layers.EthernetTypeIPv4}
-	ip := layers.IPv4{Version: 4, TTL: 64, Protocol: proto, SrcIP: f.client, DstIP: f.server, Flags: layers.IPv4DontFragment}
+func headers(f flow, fromClient bool, proto layers.IPProtocol) (*layers.Ethernet, ipLayer) {
+	eth := &layers.Ethernet{SrcMAC: clientMAC, DstMAC: serverMAC, EthernetType: layers.EthernetTypeIPv4}
+	src, dst := f.client, f.server
 	if !fromClient {
 		eth.SrcMAC, eth.DstMAC = serverMAC, clientMAC
-		ip.SrcIP, ip.DstIP = f.server, f.client
+		src, dst = dst, src
 	}
-	return eth, ip
+	if len(src) == net.IPv6len {
+		eth.EthernetType = layers.EthernetTypeIPv6
+		return eth, &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: proto, SrcIP: src, DstIP: dst}
+	}
+	return eth, &layers.IPv4{Version: 4, TTL: 64, Protocol: proto, SrcIP: src, DstIP: dst, Flags: layers.IPv4DontFragment}
 }
 
 // segment writes one TCP segment of f; fromClient says its direction.
@@ -94,10 +119,10 @@ func (w *writer) segment(f flow, fromClient bool, seq, ack uint32, syn, ackFlag 
 	if !fromClient {
 		tcp.SrcPort, tcp.DstPort = serverPort, layers.TCPPort(f.cport)
 	}
-	if err := tcp.SetNetworkLayerForChecksum(&ip); err != nil {
+	if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
 		return err
 	}
-	return w.write(&eth, &ip, &tcp, gopacket.Payload(data))
+	return w.write(eth, ip, &tcp, gopacket.Payload(data))
 }
 
 // datagram writes one UDP datagram of f; fromClient says its direction.
@@ -107,10 +132,10 @@ func (w *writer) datagram(f flow, fromClient bool, data []byte) error {
 	if !fromClient {
 		udp.SrcPort, udp.DstPort = serverPortUDP, layers.UDPPort(f.cport)
 	}
-	if err := udp.SetNetworkLayerForChecksum(&ip); err != nil {
+	if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
 		return err
 	}
-	return w.write(&eth, &ip, &udp, gopacket.Payload(data))
+	return w.write(eth, ip, &udp, gopacket.Payload(data))
 }
 
 // write serializes one packet's layers into the capture.
@@ -131,6 +156,7 @@ func run() error {
 	rounds := flag.Int("rounds", 1, "data rounds per flow, after the handshake for TCP (one packet each way per round)")
 	payload := flag.Int("payload", -1, "payload bytes per data packet (default: 60-byte frames)")
 	out := flag.String("o", "", "output pcap file (required)")
+	v6 := flag.Bool("ipv6", false, "flows over IPv6 (fd00::/96) instead of IPv4")
 	flag.Parse()
 	if *payload < 0 {
 		*payload = map[string]int{"tcp": payloadTCP, "udp": payloadUDP}[*proto]
@@ -150,7 +176,7 @@ func run() error {
 	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
 		return err
 	}
-	w := &writer{w: pw, buf: gopacket.NewSerializeBuffer(), ts: time.Unix(1700000000, 0), payload: make([]byte, *payload)}
+	w := &writer{w: pw, buf: gopacket.NewSerializeBuffer(), ts: time.Unix(1700000000, 0), payload: make([]byte, *payload), v6: *v6}
 	for i := range w.payload {
 		w.payload[i] = 'a' + byte(i%26)
 	}
@@ -187,7 +213,7 @@ func run() error {
 func (w *writer) writeAll(phases []func(f flow) error, n int, bw *bufio.Writer, file *os.File, name string) error {
 	for _, phase := range phases {
 		for i := range n {
-			if err := phase(flowAt(i)); err != nil {
+			if err := phase(flowAt(i, w.v6)); err != nil {
 				return err
 			}
 		}

@@ -13,12 +13,14 @@
 #
 # Usage (root):
 #   perf/scripts/bench-io.sh [-d SECONDS] [-f "10000 1000000"] [-m "nohuge huge"]
-#                            [-s "testpmd ovs statewall"] [-r ROUNDS] [-p tcp|udp]
+#                            [-s "testpmd ovs statewall"] [-r ROUNDS] [-p tcp|udp] [-6]
 #                            [-o RESULTS.md]
 # -r forces the data rounds per flow of the capture (default: 8 below 500k
 # flows, else 1), e.g. -f 1000 -r 1 for a 5000-packet capture.
 # -p udp replays UDP flows instead (perf/gen -proto udp: a datagram each
 # way per round, no handshake; pktgen's default traffic is UDP).
+# -6 runs the same flows over IPv6 (perf/gen -ipv6: fd00::/96, frames 20
+# bytes longer).
 # Environment: PCAPDIR (cached captures, default /tmp/statewall-pcaps),
 # KEEP=1 keeps the work directory (logs) for inspection.
 #
@@ -41,8 +43,9 @@ MBUF_SIZE=320 # data room incl. 128 B headroom: 60-byte frames fit, 5M mbufs fit
 WARMUP=3
 ROUNDS=""
 PROTO=tcp
+IPV=4
 
-while getopts "d:f:m:s:o:r:p:h" opt; do
+while getopts "d:f:m:s:o:r:p:6h" opt; do
 	case $opt in
 	d) DURATION=$OPTARG ;;
 	f) FLOWS=$OPTARG ;;
@@ -51,6 +54,7 @@ while getopts "d:f:m:s:o:r:p:h" opt; do
 	o) OUT=$OPTARG ;;
 	r) ROUNDS=$OPTARG ;;
 	p) PROTO=$OPTARG ;;
+	6) IPV=6 ;;
 	*)
 		sed -n '2,30p' "$0"
 		exit 2
@@ -91,12 +95,16 @@ need_pkg() { # need_pkg COMMAND PACKAGE
 
 # pcap_for FLOWS ROUNDS: path of the capture, generated on first use.
 pcap_for() {
-	local f=$PCAPDIR/flows-$1-r$2.pcap
+	local f=$PCAPDIR/flows-$1-r$2.pcap gen6=()
 	[ "$PROTO" = tcp ] || f=$PCAPDIR/$PROTO-flows-$1-r$2.pcap
+	if [ "$IPV" = 6 ]; then
+		f=${f%.pcap}-v6.pcap
+		gen6=(-ipv6)
+	fi
 	if [ ! -s "$f" ]; then
 		mkdir -p "$PCAPDIR"
 		log "generating $f"
-		(cd "$ROOT" && go run ./perf/gen -proto "$PROTO" -flows "$1" -rounds "$2" -o "$f.tmp") && mv "$f.tmp" "$f"
+		(cd "$ROOT" && go run ./perf/gen -proto "$PROTO" "${gen6[@]}" -flows "$1" -rounds "$2" -o "$f.tmp") && mv "$f.tmp" "$f"
 	fi
 	echo "$f"
 }
@@ -264,7 +272,9 @@ run_ovs() { # FLOWS MODE -> pps in RATE
 	ovs-appctl -t "$OVS_RUN/ovs-vswitchd.ctl" dpctl/ct-set-maxconns 3000000 >/dev/null
 	# Flows first, ports after, so that no packet misses the pipeline.
 	ovs-ofctl del-flows br0
-	ovs-ofctl add-flow br0 "table=0,priority=100,in_port=1,ip,actions=ct(commit,table=1)"
+	local match=ip
+	[ "$IPV" = 6 ] && match=ipv6
+	ovs-ofctl add-flow br0 "table=0,priority=100,in_port=1,$match,actions=ct(commit,table=1)"
 	ovs-ofctl add-flow br0 "table=0,priority=0,actions=drop"
 	ovs-ofctl add-flow br0 "table=1,priority=100,in_port=1,actions=output:2"
 	vsctl add-port br0 p1 -- set Interface p1 type=dpdk "options:dpdk-devargs=net_null0,no-rx=1" ofport_request=2
@@ -436,7 +446,7 @@ for mode in $MODES; do
 done
 
 {
-	echo "bench-io: $(date -u +%Y-%m-%dT%H:%MZ), $host, ${DURATION}s per run, 60-byte $PROTO frames"
+	echo "bench-io: $(date -u +%Y-%m-%dT%H:%MZ), $host, ${DURATION}s per run, $((IPV == 6 ? 80 : 60))-byte $PROTO frames over IPv$IPV"
 	echo
 	echo "| flows | memory | testpmd io Mpps | OVS ct Mpps | statewalld Mpps | statewall/testpmd | statewall/ovs |"
 	echo "|---|---|---|---|---|---|---|"
