@@ -34,7 +34,7 @@ type Dataplane struct {
 	Workers    int      // worker cores; 0 means one per lcore listed, else 1
 	Lcores     []int    // explicit DPDK lcore ids for the workers (optional)
 	Burst      int      // packets per RX burst
-	FlowMemory uint64   // bytes for all workers' flow tables together
+	FlowMemory uint64   // bytes for all workers' flow tables together (unless Conntrack.MaxFlows sizes them)
 	Hugepages  bool     // back flow tables with hugepages
 	EALArgs    []string // extra DPDK EAL arguments
 	// IPv4ChecksumZeroOK takes an IPv4 header checksum of 0 for one a

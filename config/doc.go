@@ -20,7 +20,8 @@
 //	workers = 1                    # worker cores (defaults to len(lcores) when given)
 //	lcores = [2, 3]                # DPDK lcore ids of the workers (optional)
 //	burst = 32                     # packets per RX burst, 1..512
-//	flow_memory = "256MiB"         # flow tables of all workers together (3/4 IPv4, 1/4 IPv6)
+//	flow_memory = "256MiB"         # flow tables of all workers together (3/4 IPv4, 1/4 IPv6),
+//	                               # unless max_flows is set: then what it takes
 //	hugepages = true               # back flow tables with hugepages
 //	eal_args = []                  # extra DPDK EAL arguments
 //	ipv4_checksum = "verify"       # IPv4 header checksums: "verify" drops a wrong one, as ip_rcv

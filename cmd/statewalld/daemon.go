@@ -235,7 +235,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 
 	// One tracker per worker, its tables in hugepage (DPDK) memory when
 	// there is some, else in an anonymous mapping.
-	perWorker := int64(cfg.Dataplane.FlowMemory) / int64(nWorkers)
+	bytes4, bytes6 := engine.TableMemory(cfg, nWorkers)
 	var freeMem []func()
 	defer func() {
 		for _, f := range freeMem {
@@ -349,11 +349,11 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 	logCh := make(chan pipeline.LogRecord, 4096)
 
 	for w := 0; w < nWorkers; w++ {
-		mem4, kind, err := alloc(perWorker * 3 / 4)
+		mem4, kind, err := alloc(bytes4)
 		if err != nil {
 			return fmt.Errorf("worker %d flow table memory: %w", w, err)
 		}
-		mem6, _, err := alloc(perWorker / 4)
+		mem6, _, err := alloc(bytes6)
 		if err != nil {
 			return fmt.Errorf("worker %d flow table memory: %w", w, err)
 		}

@@ -90,6 +90,20 @@ func TrackerOptions(cfg *config.Config, workers int) conntrack.Options {
 	return o
 }
 
+// TableMemory is the memory one of workers workers gives its IPv4 and
+// IPv6 tables: what max_flows' share takes in each (both families can
+// hold it all, TrackerOptions), or without max_flows three quarters and a
+// quarter of its share of flow_memory.
+func TableMemory(cfg *config.Config, workers int) (mem4, mem6 int64) {
+	workers = max(workers, 1)
+	if cfg.Conntrack.MaxFlows > 0 {
+		o := TrackerOptions(cfg, workers)
+		return conntrack.TableBytes4(o.Capacity4), conntrack.TableBytes6(o.Capacity6)
+	}
+	per := int64(cfg.Dataplane.FlowMemory) / int64(workers)
+	return per * 3 / 4, per / 4
+}
+
 // NewTracker builds one worker's tracker with the shared expectations
 // and helpers. mem4 and mem6, when not nil, are the arenas (hugepage or
 // DPDK memory) its tables live in.

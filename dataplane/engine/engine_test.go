@@ -41,3 +41,29 @@ func TestMaxFlowsBoundsArenaTables(t *testing.T) {
 		}
 	}
 }
+
+// TestTableMemoryHoldsMaxFlows: with max_flows, each worker's arenas hold
+// its whole share in either family (and the two together no more);
+// without, flow_memory is split three to one.
+func TestTableMemoryHoldsMaxFlows(t *testing.T) {
+	cfg, err := config.Parse("t.toml", []byte("[dataplane]\nflow_memory = \"64MiB\"\n[conntrack]\nmax_flows = 300000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := engine.NewShared(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b4, b6 := engine.TableMemory(cfg, 2)
+	tr, err := shared.NewTracker(2, make([]byte, b4), make([]byte, b6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c4, c6 := tr.Capacity(); c4 != 150000 || c6 != 150000 || tr.MaxConns() != 150000 {
+		t.Errorf("capacities %d, %d, at most %d connections; want 150000 each and together", c4, c6, tr.MaxConns())
+	}
+	cfg.Conntrack.MaxFlows = 0
+	if b4, b6 := engine.TableMemory(cfg, 2); b4 != 24<<20 || b6 != 8<<20 {
+		t.Errorf("without max_flows: %d and %d bytes, want 24 and 8 MiB", b4, b6)
+	}
+}

@@ -242,6 +242,13 @@ func (t *Tracker) Retune(u Tunables) error {
 	return nil
 }
 
+// TableBytes4 and TableBytes6 are the arena bytes an IPv4 or IPv6 table
+// of capacity entries takes (Options.Mem4, Mem6), alignment included.
+func TableBytes4(capacity int) int64 { return flowtable.Size[flowtable.Key4, Conn](capacity) + 63 }
+
+// TableBytes6: see TableBytes4.
+func TableBytes6(capacity int) int64 { return flowtable.Size[flowtable.Key6, Conn](capacity) + 63 }
+
 // fitArena bounds a table's capacity by what its arena mem holds (0
 // without an arena stays 0: the table sizes itself from mem).
 func fitArena[K flowtable.Hashable](capacity int, mem []byte) int {

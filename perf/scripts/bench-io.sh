@@ -333,8 +333,9 @@ run_statewall() {
 	pkts=$(packets_in "$flows" "$r")
 	# The daemon's pool holds the whole capture in mbufs of its data room
 	# (STATEWALL_MBUF_BYTES per mbuf, default for 2176-byte data rooms),
-	# plus the flow table when it comes from DPDK memory.
-	local flowmem=$(((flows * 2 * 128) / 1048576 + 64))
+	# plus the flow tables when they come from DPDK memory: max_flows (twice
+	# the flows) in each family's table, about 80 + 104 bytes a flow.
+	local flowmem=$(((flows * 2 * 192) / 1048576 + 64))
 	mem=$((((pkts + 65536) * ${STATEWALL_MBUF_BYTES:-2432}) / 1048576 + flowmem + 512))
 	local avail
 	if [ "$mode" = huge ]; then avail=$(($(free_hugepages) * 2)); else avail=$(($(awk '/MemAvailable/ {print $2}' /proc/meminfo) / 2048)); fi
