@@ -30,7 +30,7 @@ max_flows = %d
 name = "web"
 ct_state = "NEW"
 proto = "tcp"
-dst = "198.19.0.0/24"
+dst = ["198.19.0.0/24", "fd00::c613:0/120"]
 dport = [80, 443]
 action = "accept"
 
@@ -38,23 +38,7 @@ action = "accept"
 name = "dns"
 ct_state = "NEW"
 proto = "udp"
-dst = "198.19.0.0/24"
-dport = [53]
-action = "accept"
-
-[[rule]]
-name = "web6"
-ct_state = "NEW"
-proto = "tcp"
-dst = "fd00::c613:0/120"
-dport = [80, 443]
-action = "accept"
-
-[[rule]]
-name = "dns6"
-ct_state = "NEW"
-proto = "udp"
-dst = "fd00::c613:0/120"
+dst = ["198.19.0.0/24", "fd00::c613:0/120"]
 dport = [53]
 action = "accept"
 `
