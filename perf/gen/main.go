@@ -9,8 +9,15 @@
 // traffic is UDP), and no handshake. With -ipv6 the same flows run over
 // IPv6.
 //
+// -side client or -side server writes one direction only: the captures a
+// two-port tester replays, one per port (perf/pktgen), in the same flow
+// order. -handshake=false leaves out TCP's handshake, so that a firewall
+// picks the connections up mid-stream, as it must when the two
+// directions start at different times.
+//
 //	go run ./perf/gen -flows 10000 -rounds 20 -o /tmp/flows-10k.pcap
 //	go run ./perf/gen -proto udp -flows 10000 -rounds 8 -o /tmp/udp-10k.pcap
+//	go run ./perf/gen -proto udp -flows 1000000 -side client -o clients.pcap
 //
 // Flow i runs from 198.18.0.0+(i mod 65536), port 1024+i/65536, to
 // 198.19.0.(1+i mod 254) port 80 (TCP) or 5678 (UDP, as pktgen), benchmark addresses
@@ -88,6 +95,8 @@ type writer struct {
 	payload []byte
 	packets int
 	v6      bool
+	// client and server say which directions are written.
+	client, server bool
 }
 
 // ipLayer is an IPv4 or IPv6 header.
@@ -114,6 +123,9 @@ func headers(f flow, fromClient bool, proto layers.IPProtocol) (*layers.Ethernet
 
 // segment writes one TCP segment of f; fromClient says its direction.
 func (w *writer) segment(f flow, fromClient bool, seq, ack uint32, syn, ackFlag bool, data []byte) error {
+	if !w.writes(fromClient) {
+		return nil
+	}
 	eth, ip := headers(f, fromClient, layers.IPProtocolTCP)
 	tcp := layers.TCP{SrcPort: layers.TCPPort(f.cport), DstPort: serverPort, Seq: seq, Ack: ack, SYN: syn, ACK: ackFlag, Window: 65535, PSH: len(data) > 0}
 	if !fromClient {
@@ -125,8 +137,19 @@ func (w *writer) segment(f flow, fromClient bool, seq, ack uint32, syn, ackFlag 
 	return w.write(eth, ip, &tcp, gopacket.Payload(data))
 }
 
+// writes says whether packets of this direction go into the capture.
+func (w *writer) writes(fromClient bool) bool {
+	if fromClient {
+		return w.client
+	}
+	return w.server
+}
+
 // datagram writes one UDP datagram of f; fromClient says its direction.
 func (w *writer) datagram(f flow, fromClient bool, data []byte) error {
+	if !w.writes(fromClient) {
+		return nil
+	}
 	eth, ip := headers(f, fromClient, layers.IPProtocolUDP)
 	udp := layers.UDP{SrcPort: layers.UDPPort(f.cport), DstPort: serverPortUDP}
 	if !fromClient {
@@ -157,12 +180,14 @@ func run() error {
 	payload := flag.Int("payload", -1, "payload bytes per data packet (default: 60-byte frames)")
 	out := flag.String("o", "", "output pcap file (required)")
 	v6 := flag.Bool("ipv6", false, "flows over IPv6 (fd00::/96) instead of IPv4")
+	side := flag.String("side", "both", "both, client (client to server only) or server (server to client only)")
+	handshake := flag.Bool("handshake", true, "TCP: write each flow's three-way handshake before its data")
 	flag.Parse()
 	if *payload < 0 {
 		*payload = map[string]int{"tcp": payloadTCP, "udp": payloadUDP}[*proto]
 	}
 	if *out == "" || (*proto != "tcp" && *proto != "udp") || *flows <= 0 || *flows > maxFlows ||
-		*rounds < 0 || *payload < 0 || *payload > 1400 {
+		*rounds < 0 || *payload < 0 || *payload > 1400 || (*side != "both" && *side != "client" && *side != "server") {
 		flag.Usage()
 		return fmt.Errorf("bad arguments")
 	}
@@ -176,7 +201,8 @@ func run() error {
 	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
 		return err
 	}
-	w := &writer{w: pw, buf: gopacket.NewSerializeBuffer(), ts: time.Unix(1700000000, 0), payload: make([]byte, *payload), v6: *v6}
+	w := &writer{w: pw, buf: gopacket.NewSerializeBuffer(), ts: time.Unix(1700000000, 0), payload: make([]byte, *payload), v6: *v6,
+		client: *side != "server", server: *side != "client"}
 	for i := range w.payload {
 		w.payload[i] = 'a' + byte(i%26)
 	}
@@ -190,10 +216,12 @@ func run() error {
 		}
 		return w.writeAll(phases, n, bw, file, *out)
 	}
-	phases = []func(f flow) error{
-		func(f flow) error { return w.segment(f, true, f.clientISN, 0, true, false, nil) },
-		func(f flow) error { return w.segment(f, false, f.serverISN, f.clientISN+1, true, true, nil) },
-		func(f flow) error { return w.segment(f, true, f.clientISN+1, f.serverISN+1, false, true, nil) },
+	if *handshake {
+		phases = []func(f flow) error{
+			func(f flow) error { return w.segment(f, true, f.clientISN, 0, true, false, nil) },
+			func(f flow) error { return w.segment(f, false, f.serverISN, f.clientISN+1, true, true, nil) },
+			func(f flow) error { return w.segment(f, true, f.clientISN+1, f.serverISN+1, false, true, nil) },
+		}
 	}
 	for r := range *rounds {
 		r := uint32(r)

@@ -3,8 +3,8 @@ package pktgen
 import (
 	"fmt"
 	"maps"
+	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/statewall/statewall/config"
@@ -12,6 +12,7 @@ import (
 	"github.com/statewall/statewall/dataplane/packet"
 	"github.com/statewall/statewall/dataplane/pipeline"
 	"github.com/statewall/statewall/dataplane/port"
+	"github.com/statewall/statewall/dataplane/port/pcapport"
 	"github.com/statewall/statewall/flowtable/ctstate"
 )
 
@@ -53,93 +54,165 @@ type fixedClock struct{}
 
 func (fixedClock) NowMillis() uint32 { return 1000 }
 
-// TestScriptsAgainstDUT runs what every script of the kit makes pktgen
-// send through a worker with dut.toml's ruleset, the way the script
-// starts the ports: port 0 alone for one period of its range, then both.
-// Port 0's first frames open the flows (NEW, accepted by the bench
-// rules), every frame of port 1 is a reply to one of them (ESTABLISHED),
-// nothing is dropped, and the firewall tracks exactly as many
-// connections as the file's name says.
-func TestScriptsAgainstDUT(t *testing.T) {
+// phased is a tester port as the firewall sees it: what the tester sends
+// in the current phase of a run (nothing when cur is nil); what the
+// firewall forwards to it is taken and forgotten.
+type phased struct {
+	name string
+	cur  port.Port
+}
+
+func (p *phased) Name() string                      { return p.name }
+func (p *phased) LinkType() packet.LinkType         { return packet.LinkEthernet }
+func (p *phased) TxBurst(_ int, f []port.Frame) int { return len(f) }
+func (p *phased) Free([]port.Frame)                 {}
+func (p *phased) Stats() port.Stats                 { return port.Stats{} }
+func (p *phased) Done() bool                        { return p.cur == nil || p.cur.Done() }
+func (p *phased) RxBurst(q int, frames []port.Frame) int {
+	if p.cur == nil {
+		return 0
+	}
+	return p.cur.RxBurst(q, frames)
+}
+
+// runAgainstDUT runs a tester's traffic through a worker with dut.toml's
+// configuration, the way the kit's scripts start the ports: one pass of
+// port 0 alone, then two of both ports in step (pass(p) is what port p
+// sends in one pass). Port 0's first pass opens every flow (NEW, accepted
+// by the bench rules), every frame of port 1 is a reply (ESTABLISHED),
+// nothing is dropped, and the firewall ends up tracking flows
+// connections.
+func runAgainstDUT(t *testing.T, flows int, pass func(p int) port.Port) {
+	t.Helper()
 	cfg, err := config.Load("dut.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	scripts, _ := filepath.Glob("*.pkt")
+	shared, err := engine.NewShared(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := shared.NewTracker(1, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := &phased{name: "inside"}, &phased{name: "outside"}
+	got := tally{}
+	// Checksums verified although dut.toml leaves them alone: the
+	// tester's frames must be ones a NIC passes.
+	w := pipeline.NewWorker(pipeline.Config{Burst: cfg.Dataplane.Burst, VerifyChecksums: true},
+		[]pipeline.Binding{{In: in, InIndex: 0, Out: out}, {In: out, InIndex: 1, Out: in}},
+		tr, shared.Ruleset, fixedClock{}, got)
+	run := func(both bool) tally {
+		clear(got)
+		in.cur, out.cur = pass(0), nil
+		if both {
+			out.cur = pass(1)
+		}
+		for !in.Done() || !out.Done() {
+			w.Poll()
+		}
+		return maps.Clone(got)
+	}
+	key := func(p int, s ctstate.State) string {
+		return fmt.Sprintf("port%d %s %s", p, s, pipeline.VerdictAccept)
+	}
+	if g := run(false); len(g) != 1 || g[key(0, ctstate.New)] == 0 {
+		t.Fatalf("port 0's first pass: %v, want all NEW and accepted", g)
+	}
+	// Both ports in step: every reply ESTABLISHED; port 0's frames stay
+	// NEW until their flow's reply has passed.
+	g := run(true)
+	if g[key(1, ctstate.Established)] == 0 || len(g) > 3 || len(g) == 3 && g[key(0, ctstate.New)] == 0 {
+		t.Fatalf("both ports' first pass: %v, want port 1's frames ESTABLISHED, everything accepted", g)
+	}
+	if g = run(true); len(g) != 2 || g[key(0, ctstate.Established)] == 0 || g[key(1, ctstate.Established)] == 0 {
+		t.Fatalf("steady state: %v, want every frame each way ESTABLISHED and accepted", g)
+	}
+	if v4, v6 := tr.Len(); v4 != flows || v6 != 0 {
+		t.Fatalf("the firewall tracks %d IPv4 and %d IPv6 connections, want %d", v4, v6, flows)
+	}
+}
+
+// TestRangeScriptsAgainstDUT checks every range-mode script of the kit:
+// what the model of pktgen makes of it, with the ports started as the
+// script starts them, through dut.toml's firewall.
+func TestRangeScriptsAgainstDUT(t *testing.T) {
+	scripts, _ := filepath.Glob("*-10k.pkt")
 	if len(scripts) == 0 {
-		t.Fatal("no .pkt scripts beside the test")
+		t.Fatal("no range scripts beside the test")
 	}
 	for _, path := range scripts {
 		t.Run(path, func(t *testing.T) {
-			if testing.Short() && strings.Contains(path, "-1m") {
-				t.Skip("a million flows: not in -short")
-			}
 			s, err := Load(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]int{"10k": 10_000, "1m": 1_001_000}[strings.TrimSuffix(path[strings.Index(path, "-")+1:], ".pkt")]
 			p0, p1 := s.Ports[0], s.Ports[1]
-			if p0 == nil || p1 == nil || len(s.Ports) != 2 {
-				t.Fatalf("want tester ports 0 and 1, got %d ports", len(s.Ports))
+			if p0 == nil || p1 == nil || len(s.Ports) != 2 || !p0.Range || !p1.Range {
+				t.Fatalf("want tester ports 0 and 1 in range mode, got %d ports", len(s.Ports))
 			}
-			flows := p0.Flows()
-			if flows != want || p1.Flows() != want {
-				t.Fatalf("ports send %d and %d flows, the name says %d", flows, p1.Flows(), want)
+			if p0.Flows() != 10_000 || p1.Flows() != 10_000 {
+				t.Fatalf("ports send %d and %d flows, the name says 10k", p0.Flows(), p1.Flows())
 			}
-			if len(s.Starts) != 2 || s.Starts[0].Port != 0 || s.Starts[1].Port != 1 || s.Starts[1].AfterMillis < 500 {
-				t.Fatalf("want port 0 started, then port 1 at least 500 ms later: %+v", s.Starts)
-			}
+			checkStarts(t, s)
+			streams := []*Stream{p0.Stream(), p1.Stream()}
+			runAgainstDUT(t, 10_000, func(p int) port.Port {
+				return &tester{name: fmt.Sprint(p), s: streams[p], left: PoolFrames}
+			})
+		})
+	}
+}
 
-			shared, err := engine.NewShared(cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr, err := shared.NewTracker(1, nil, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			in := &tester{name: "inside", s: p0.Stream(0)}
-			out := &tester{name: "outside", s: p1.Stream(1)}
-			got := tally{}
-			// Checksums verified although dut.toml leaves them alone: the
-			// model must make frames a NIC would pass.
-			w := pipeline.NewWorker(pipeline.Config{Burst: cfg.Dataplane.Burst, VerifyChecksums: true},
-				[]pipeline.Binding{{In: in, InIndex: 0, Out: out}, {In: out, InIndex: 1, Out: in}},
-				tr, shared.Ruleset, fixedClock{}, got)
-			run := func(n0, n1 int) tally {
-				clear(got)
-				in.left, out.left = n0, n1
-				for !in.Done() || !out.Done() {
-					w.Poll()
-				}
-				return maps.Clone(got)
-			}
+// checkStarts insists on the start order the firewall needs: port 0
+// first, port 1 a while later.
+func checkStarts(t *testing.T, s *Script) {
+	t.Helper()
+	if len(s.Starts) != 2 || s.Starts[0].Port != 0 || s.Starts[1].Port != 1 || s.Starts[1].AfterMillis < 500 {
+		t.Fatalf("want port 0 started, then port 1 at least 500 ms later: %+v", s.Starts)
+	}
+}
 
-			accepted, est := pipeline.VerdictAccept.String(), ctstate.Established.String()
-			// Port 0 alone: every flow opened.
-			if g := run(flows, 0); g[fmt.Sprintf("port0 %s %s", ctstate.New, accepted)] != flows || len(g) != 1 {
-				t.Fatalf("port 0's first period: %v, want %d NEW accepted", g, flows)
-			}
-			// Both ports, in step: every reply ESTABLISHED; port 0's frames
-			// stay NEW until their flow's reply has passed.
-			g := run(flows, flows)
-			if g[fmt.Sprintf("port1 %s %s", est, accepted)] != flows {
-				t.Fatalf("port 1's first period: %v, want %d ESTABLISHED accepted", g, flows)
-			}
-			for k, n := range g {
-				if !strings.HasSuffix(k, accepted) {
-					t.Fatalf("%d frames %s", n, k)
+// TestPcapScriptAgainstDUT checks pcap.pkt with the captures the README
+// has perf/gen write for a million flows, UDP and TCP: port 0 replays
+// the clients' side, port 1 the servers'.
+func TestPcapScriptAgainstDUT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a million flows: not in -short")
+	}
+	s, err := Load("pcap.pkt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p0, p1 := s.Ports[0], s.Ports[1]; p0 == nil || p1 == nil || len(s.Ports) != 2 || !p0.Pcap || !p1.Pcap {
+		t.Fatalf("want tester ports 0 and 1 in pcap mode")
+	}
+	checkStarts(t, s)
+	dir := t.TempDir()
+	gen := filepath.Join(dir, "gen")
+	if out, err := exec.Command("go", "build", "-o", gen, "../gen").CombinedOutput(); err != nil {
+		t.Fatalf("building perf/gen: %v\n%s", err, out)
+	}
+	const flows = 1_000_000
+	for _, proto := range []string{"udp", "tcp"} {
+		t.Run(proto, func(t *testing.T) {
+			var captures [2]string
+			for p, side := range []string{"client", "server"} {
+				captures[p] = filepath.Join(dir, proto+"-"+side+".pcap")
+				// The README's commands (-handshake=false is ignored for UDP).
+				cmd := exec.Command(gen, "-proto", proto, "-flows", fmt.Sprint(flows), "-handshake=false", "-side", side, "-o", captures[p])
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("%v: %v\n%s", cmd, err, out)
 				}
 			}
-			// Steady state: everything ESTABLISHED.
-			g = run(flows, flows)
-			if g[fmt.Sprintf("port0 %s %s", est, accepted)] != flows || g[fmt.Sprintf("port1 %s %s", est, accepted)] != flows || len(g) != 2 {
-				t.Fatalf("steady state: %v, want all %d frames each way ESTABLISHED accepted", g, flows)
-			}
-			if v4, v6 := tr.Len(); v4 != flows || v6 != 0 {
-				t.Fatalf("tracker holds %d IPv4 and %d IPv6 connections, want %d", v4, v6, flows)
-			}
+			runAgainstDUT(t, flows, func(p int) port.Port {
+				r, err := pcapport.Open(captures[p])
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { r.Close() })
+				return pcapport.NewPort(fmt.Sprint(p), r, pipeline.MaxBurst)
+			})
 		})
 	}
 }

@@ -19,9 +19,11 @@ import (
 	"github.com/statewall/statewall/dataplane/packet"
 )
 
-// Field is one field a range varies: pktgen sends Start first, then adds
-// Inc per frame, wrapping from above Max to Min (and from below Min to
-// Max); with Inc 0 every frame carries Start.
+// Field is one field a range varies. With Inc 0 every frame carries
+// Start. Otherwise pktgen ignores Start: before building each frame it
+// adds Inc to the value the previous frame carried, beginning from the
+// port's template (its single-packet defaults), and wraps a sum above Max
+// to Min and one below Min to Max (pktgen_range_ctor).
 type Field struct {
 	Start, Min, Max, Inc uint32
 	set                  uint8 // which of start, min, max, inc the script gave
@@ -29,8 +31,8 @@ type Field struct {
 
 const setAll = 0b1111
 
-// Values is how many distinct values the field takes: its period in
-// frames (check makes Start one of the values Min+k*Inc).
+// Values is how many distinct values the field takes once it has
+// wrapped: its period in frames.
 func (f Field) Values() int {
 	if f.Inc == 0 {
 		return 1
@@ -38,27 +40,30 @@ func (f Field) Values() int {
 	return int((f.Max-f.Min)/f.Inc) + 1
 }
 
-// next is pktgen's step (pktgen_range_ctor): add, then wrap past Max to
-// Min.
+// next is the value of the frame after one carrying v.
 func (f Field) next(v uint32) uint32 {
+	if f.Inc == 0 {
+		return f.Start
+	}
 	v += f.Inc
-	if v > f.Max {
+	switch {
+	case v < f.Min:
+		return f.Max
+	case v > f.Max:
 		return f.Min
 	}
 	return v
 }
 
-// check refuses what the model does not follow: a start off the cycle
-// pktgen settles into, or a sum that would overflow the field (pktgen
-// adds in the field's own width, 16 bits for ports, before it compares).
+// check refuses what the model does not follow: a sum that would
+// overflow the field (pktgen adds in the field's own width, 16 bits for
+// ports, before it compares).
 func (f Field) check(width uint) error {
 	switch {
 	case f.set != setAll:
 		return fmt.Errorf("start, min, max and inc must all be given (pktgen's defaults differ by port and version)")
 	case f.Min > f.Max || f.Start < f.Min || f.Start > f.Max:
 		return fmt.Errorf("start must lie in [min, max]")
-	case f.Inc != 0 && (f.Start-f.Min)%f.Inc != 0:
-		return fmt.Errorf("start must be min plus a multiple of inc")
 	case uint64(f.Max)+uint64(f.Inc) >= 1<<width:
 		return fmt.Errorf("max+inc overflows the %d-bit field", width)
 	}
@@ -67,7 +72,11 @@ func (f Field) check(width uint) error {
 
 // PortSetup is what a script configures on one tester port.
 type PortSetup struct {
-	Range            bool // enable <port> range
+	Port  int  // the tester port's number
+	Range bool // enable <port> range
+	// Pcap is pcap mode (enable <port> pcap): the port replays the
+	// capture pktgen was given for it (-s port:file) in a loop.
+	Pcap             bool
 	Proto            uint8
 	Size             Field // frame size with the 4-byte FCS, as pktgen counts it
 	SrcIP, DstIP     Field
@@ -76,10 +85,10 @@ type PortSetup struct {
 	protoSet         bool
 }
 
-// Flows is how many distinct 5-tuples the port's range sends: the least
-// common multiple of its fields' periods, since every field steps once
-// per frame.
-func (p *PortSetup) Flows() int {
+// Period is after how many frames the port's range repeats once every
+// field has wrapped: the least common multiple of the fields' periods,
+// since every field steps once per frame.
+func (p *PortSetup) Period() int {
 	n := 1
 	for _, f := range []Field{p.SrcIP, p.DstIP, p.SrcPort, p.DstPort} {
 		n = lcm(n, f.Values())
@@ -168,10 +177,17 @@ func Parse(name string, r io.Reader) (*Script, error) {
 			case "range":
 				err = setup.rangeCmd(args)
 			case "enable", "disable":
-				if len(args) != 1 || args[0] != "range" {
-					err = fmt.Errorf("only range is modelled")
+				// Range and pcap modes exclude each other: enabling one
+				// turns the other off, as in pktgen.
+				on := words[0] == "enable"
+				switch {
+				case len(args) == 1 && args[0] == "range":
+					setup.Range, setup.Pcap = on, setup.Pcap && !on
+				case len(args) == 1 && args[0] == "pcap":
+					setup.Pcap, setup.Range = on, setup.Range && !on
+				default:
+					err = fmt.Errorf("only range and pcap are modelled")
 				}
-				setup.Range = words[0] == "enable"
 			case "start":
 				if len(args) != 0 {
 					err = fmt.Errorf("only `start <ports>` is modelled")
@@ -235,17 +251,18 @@ func (s *Script) portList(w string) ([]int, error) {
 
 func (s *Script) port(p int) *PortSetup {
 	if s.Ports[p] == nil {
-		s.Ports[p] = &PortSetup{Rate: 100}
+		s.Ports[p] = &PortSetup{Port: p, Rate: 100}
 	}
 	return s.Ports[p]
 }
 
-// set handles the single-packet settings the scripts give: rate, count
-// and burst (pacing, not content) are taken; anything that would change
-// the frames outside range mode is refused.
+// set handles the single-packet settings the scripts give: rate, count,
+// burst and size (pacing, not content: pktgen paces range mode by the
+// single-packet size, so scripts set it to the range's size) are taken;
+// anything that would change the frames outside range mode is refused.
 func (p *PortSetup) set(args []string) error {
 	if len(args) != 2 {
-		return fmt.Errorf("want `set <ports> rate|count|burst <value>`")
+		return fmt.Errorf("want `set <ports> rate|count|burst|size <value>`")
 	}
 	switch args[0] {
 	case "rate":
@@ -254,12 +271,12 @@ func (p *PortSetup) set(args []string) error {
 			return fmt.Errorf("rate is a percentage of line rate")
 		}
 		p.Rate = r
-	case "count", "burst":
+	case "count", "burst", "size":
 		if _, err := strconv.ParseUint(args[1], 10, 32); err != nil {
 			return fmt.Errorf("%s takes a number", args[0])
 		}
 	default:
-		return fmt.Errorf("only rate, count and burst are modelled (the frames come from the range)")
+		return fmt.Errorf("only rate, count, burst and size are modelled (the frames come from the range)")
 	}
 	return nil
 }
@@ -330,11 +347,15 @@ func (p *PortSetup) rangeCmd(args []string) error {
 	return nil
 }
 
-// check insists on a complete range: pktgen's defaults differ between
-// ports and versions, so a script must give every value it relies on.
+// check insists on a complete range in range mode: pktgen's defaults
+// differ between ports and versions, so a script must give every value
+// it relies on.
 func (p *PortSetup) check() error {
+	if p.Pcap {
+		return nil
+	}
 	if !p.Range {
-		return fmt.Errorf("range mode is not enabled (`enable <port> range`): single-packet mode is not modelled")
+		return fmt.Errorf("neither range nor pcap mode is enabled (`enable <port> range|pcap`): single-packet mode is not modelled")
 	}
 	if !p.protoSet {
 		return fmt.Errorf("no `range <port> proto tcp|udp`")

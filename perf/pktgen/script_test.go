@@ -44,13 +44,13 @@ func TestParseComplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := s.Ports[0]
-	if got := p.Flows(); got != 12 { // lcm(4, 3)
-		t.Fatalf("Flows = %d, want 12", got)
+	if got, period := p.Flows(), p.Period(); got != 12 || period != 12 { // lcm(4, 3)
+		t.Fatalf("Flows = %d, Period = %d, want 12", got, period)
 	}
 	if len(s.Starts) != 2 || s.Starts[1].AfterMillis != 1500 {
 		t.Fatalf("Starts = %+v, want the second 1500 ms after the first", s.Starts)
 	}
-	st := p.Stream(0)
+	st := p.Stream()
 	seen := map[[2]uint32]bool{}
 	for range 24 {
 		f := st.Next()
@@ -73,7 +73,7 @@ func TestParseComplete(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	for _, c := range []struct{ edit, want string }{
 		{"range 0 src ip inc 0.0.0.1\n", ""},
-		{"set 0 dport 80\n", "x.pkt:28: set 0 dport 80: only rate, count and burst"},
+		{"set 0 dport 80\n", "x.pkt:28: set 0 dport 80: only rate, count, burst and size"},
 		{"range 0 ttl start 64\n", "x.pkt:28: range 0 ttl start 64: only src|dst ip|port"},
 		{"range 0 src ip start fd00::1\n", "not an IPv4 address"},
 		{"range 0 src port start 70000\n", "not a 16-bit number"},
@@ -82,11 +82,13 @@ func TestParseErrors(t *testing.T) {
 		{"save foo\n", "x.pkt:28: save foo: not a port list"},
 		{"load 0 foo\n", "command not modelled"},
 		{"start 9\n", "not a port list"},
-		{"disable 0 range\n", "port 0: range mode is not enabled"},
+		{"disable 0 range\n", "port 0: neither range nor pcap mode is enabled"},
+		{"enable 0 pcap\nrange 0 ttl start 1\n", "only src|dst ip|port"},
+		{"enable 0 pcap\n", ""},
+		{"enable 0 sequence\n", "only range and pcap are modelled"},
 		{"range 0 src ip start 198.18.0.9\n", "port 0: range src ip: start must lie in [min, max]"},
-		{"range 0 src port start 1001\nrange 0 src port inc 2\n", "port 0: range src port: start must be min plus a multiple of inc"},
 		{"range 0 src port max 65535\n", "range src port: max+inc overflows the 16-bit field"},
-		{"range 1 proto tcp\n", "port 1: range mode is not enabled"},
+		{"range 1 proto tcp\n", "port 1: neither range nor pcap mode is enabled"},
 		{"set 0 rate 0\n", "rate is a percentage"},
 		{"delay soon\n", "not a duration"},
 	} {
@@ -110,9 +112,9 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for p, setup := range s.Ports {
+		for _, setup := range s.Ports {
 			_ = setup.Flows()
-			st := setup.Stream(p)
+			st := setup.Stream()
 			for range 4 {
 				var pp packet.Parsed
 				if r := packet.Parse(st.Next(), packet.LinkEthernet, &pp); r != packet.ReasonNone {

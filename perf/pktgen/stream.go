@@ -30,23 +30,73 @@ const (
 	offTCPSum = offL4 + 16
 )
 
-// Stream makes the frames one tester port sends, in pktgen's order.
+// PoolFrames is how many range frames pktgen builds per TX queue when a
+// port starts (pktgen 23's mbufs per queue: (512 RX + 1024 TX
+// descriptors) x 8). It sends those mbufs over and over without
+// rebuilding them, so a port sends at most this many distinct frames per
+// TX queue, however long its range's period.
+const PoolFrames = 12288
+
+// template is where a port's range fields start counting from: the
+// port's single-packet defaults (pktgen_port_defaults), which the kit's
+// scripts leave alone.
+type template struct{ src, dst, sport, dport uint32 }
+
+func templateOf(port int) template {
+	return template{src: 192<<24 | 168<<16 | uint32(port)<<8 | 1, dst: 192<<24 | 168<<16 | uint32(port+1)<<8 | 1, sport: 1234, dport: 5678}
+}
+
+// Stream makes the frames one tester port with one TX queue sends, in
+// pktgen's order: the pool's frames as built, then the same again.
 type Stream struct {
 	setup                        *PortSetup
-	port                         int
+	port, built                  int
 	src, dst, sport, dport, size uint32
 	frame                        [1518]byte
 }
 
-// Stream returns the frames port p sends with this setup.
-func (p *PortSetup) Stream(port int) *Stream {
-	return &Stream{setup: p, port: port, src: p.SrcIP.Start, dst: p.DstIP.Start,
-		sport: p.SrcPort.Start, dport: p.DstPort.Start, size: p.Size.Start}
+// Stream returns the frames the port sends.
+func (p *PortSetup) Stream() *Stream {
+	s := &Stream{setup: p, port: p.Port}
+	s.rewind()
+	return s
+}
+
+func (s *Stream) rewind() {
+	t := templateOf(s.port)
+	s.src, s.dst, s.sport, s.dport, s.size = t.src, t.dst, t.sport, t.dport, s.setup.Size.Start
+	s.built = 0
+}
+
+// Flows is how many distinct 5-tuples the port sends: those of the
+// frames in its pool.
+func (p *PortSetup) Flows() int {
+	s := p.Stream()
+	seen := make(map[[3]uint32]bool, PoolFrames)
+	for range PoolFrames {
+		s.step()
+		seen[[3]uint32{s.src, s.dst, s.sport<<16 | s.dport}] = true
+	}
+	return len(seen)
+}
+
+// step moves every field to the next frame's value, as pktgen does before
+// building each frame.
+func (s *Stream) step() {
+	p := s.setup
+	s.src, s.dst = p.SrcIP.next(s.src), p.DstIP.next(s.dst)
+	s.sport, s.dport = p.SrcPort.next(s.sport), p.DstPort.next(s.dport)
+	s.size = p.Size.next(s.size)
 }
 
 // Next returns the next frame (without FCS), valid until the following
-// call, and steps every field of the range.
+// call.
 func (s *Stream) Next() []byte {
+	if s.built == PoolFrames {
+		s.rewind()
+	}
+	s.built++
+	s.step()
 	p := s.setup
 	n := int(s.size) - fcsLen
 	f := s.frame[:n]
@@ -84,9 +134,5 @@ func (s *Stream) Next() []byte {
 		c = 0xffff // 0 would say "no checksum"
 	}
 	binary.BigEndian.PutUint16(f[sum:], c)
-
-	s.src, s.dst = p.SrcIP.next(s.src), p.DstIP.next(s.dst)
-	s.sport, s.dport = p.SrcPort.next(s.sport), p.DstPort.next(s.dport)
-	s.size = p.Size.next(s.size)
 	return f
 }
