@@ -9,6 +9,12 @@
 // traffic is UDP), and no handshake. With -ipv6 the same flows run over
 // IPv6.
 //
+// -close ends every TCP flow after its data: the client's FIN, the
+// server's FIN, the last ACK. Replayed in a loop, such a capture is a
+// connection-rate benchmark: each pass's SYN finds its flow in TIME_WAIT
+// and opens a new connection (as Linux does, RFC 1122's reopen), so every
+// pass sets up and tears down every flow again.
+//
 // -side client or -side server writes one direction only: the captures a
 // two-port tester replays, one per port (perf/pktgen), in the same flow
 // order. -handshake=false leaves out TCP's handshake, so that a firewall
@@ -122,12 +128,12 @@ func headers(f flow, fromClient bool, proto layers.IPProtocol) (*layers.Ethernet
 }
 
 // segment writes one TCP segment of f; fromClient says its direction.
-func (w *writer) segment(f flow, fromClient bool, seq, ack uint32, syn, ackFlag bool, data []byte) error {
+func (w *writer) segment(f flow, fromClient bool, seq, ack uint32, syn, ackFlag, fin bool, data []byte) error {
 	if !w.writes(fromClient) {
 		return nil
 	}
 	eth, ip := headers(f, fromClient, layers.IPProtocolTCP)
-	tcp := layers.TCP{SrcPort: layers.TCPPort(f.cport), DstPort: serverPort, Seq: seq, Ack: ack, SYN: syn, ACK: ackFlag, Window: 65535, PSH: len(data) > 0}
+	tcp := layers.TCP{SrcPort: layers.TCPPort(f.cport), DstPort: serverPort, Seq: seq, Ack: ack, SYN: syn, ACK: ackFlag, FIN: fin, Window: 65535, PSH: len(data) > 0}
 	if !fromClient {
 		tcp.SrcPort, tcp.DstPort = serverPort, layers.TCPPort(f.cport)
 	}
@@ -182,6 +188,7 @@ func run() error {
 	v6 := flag.Bool("ipv6", false, "flows over IPv6 (fd00::/96) instead of IPv4")
 	side := flag.String("side", "both", "both, client (client to server only) or server (server to client only)")
 	handshake := flag.Bool("handshake", true, "TCP: write each flow's three-way handshake before its data")
+	closeFlows := flag.Bool("close", false, "TCP: close each flow after its data (FIN each way, last ACK)")
 	flag.Parse()
 	if *payload < 0 {
 		*payload = map[string]int{"tcp": payloadTCP, "udp": payloadUDP}[*proto]
@@ -218,19 +225,34 @@ func run() error {
 	}
 	if *handshake {
 		phases = []func(f flow) error{
-			func(f flow) error { return w.segment(f, true, f.clientISN, 0, true, false, nil) },
-			func(f flow) error { return w.segment(f, false, f.serverISN, f.clientISN+1, true, true, nil) },
-			func(f flow) error { return w.segment(f, true, f.clientISN+1, f.serverISN+1, false, true, nil) },
+			func(f flow) error { return w.segment(f, true, f.clientISN, 0, true, false, false, nil) },
+			func(f flow) error { return w.segment(f, false, f.serverISN, f.clientISN+1, true, true, false, nil) },
+			func(f flow) error { return w.segment(f, true, f.clientISN+1, f.serverISN+1, false, true, false, nil) },
 		}
 	}
 	for r := range *rounds {
 		r := uint32(r)
 		phases = append(phases,
 			func(f flow) error {
-				return w.segment(f, true, f.clientISN+1+r*p, f.serverISN+1+r*p, false, true, w.payload)
+				return w.segment(f, true, f.clientISN+1+r*p, f.serverISN+1+r*p, false, true, false, w.payload)
 			},
 			func(f flow) error {
-				return w.segment(f, false, f.serverISN+1+r*p, f.clientISN+1+(r+1)*p, false, true, w.payload)
+				return w.segment(f, false, f.serverISN+1+r*p, f.clientISN+1+(r+1)*p, false, true, false, w.payload)
+			})
+	}
+	if *closeFlows {
+		// The client closes first; the server's FIN acknowledges it; the
+		// client's last ACK leaves the connection in TIME_WAIT.
+		end := uint32(*rounds) * p
+		phases = append(phases,
+			func(f flow) error {
+				return w.segment(f, true, f.clientISN+1+end, f.serverISN+1+end, false, true, true, nil)
+			},
+			func(f flow) error {
+				return w.segment(f, false, f.serverISN+1+end, f.clientISN+2+end, false, true, true, nil)
+			},
+			func(f flow) error {
+				return w.segment(f, true, f.clientISN+2+end, f.serverISN+2+end, false, true, false, nil)
 			})
 	}
 	return w.writeAll(phases, n, bw, file, *out)

@@ -13,12 +13,16 @@
 #
 # Usage (root):
 #   perf/scripts/bench-io.sh [-d SECONDS] [-f "10000 1000000"] [-m "nohuge huge"]
-#                            [-s "testpmd ovs statewall"] [-r ROUNDS] [-p tcp|udp] [-6]
+#                            [-s "testpmd ovs statewall"] [-r ROUNDS] [-p tcp|udp|conn] [-6]
 #                            [-o RESULTS.md]
 # -r forces the data rounds per flow of the capture (default: 8 below 500k
 # flows, else 1), e.g. -f 1000 -r 1 for a 5000-packet capture.
 # -p udp replays UDP flows instead (perf/gen -proto udp: a datagram each
 # way per round, no handshake; pktgen's default traffic is UDP).
+# -p conn replays whole TCP connections (perf/gen -close, one data round:
+# handshake, a segment each way, FIN each way, last ACK; 8 packets): each
+# pass's SYN finds its flow in TIME_WAIT and opens a new connection, so
+# the rate is a connection rate (connections/s = packets/s / 8).
 # -6 runs the same flows over IPv6 (perf/gen -ipv6: fd00::/96, frames 20
 # bytes longer).
 # Environment: PCAPDIR (cached captures, default /tmp/statewall-pcaps),
@@ -69,7 +73,7 @@ die() {
 }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (DPDK, hugepages, Open vSwitch)"
-case $PROTO in tcp | udp) ;; *) die "-p takes tcp or udp, not $PROTO" ;; esac
+case $PROTO in tcp | udp | conn) ;; *) die "-p takes tcp, udp or conn, not $PROTO" ;; esac
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 
 WORK=$(mktemp -d /tmp/statewall-bench.XXXXXX)
@@ -95,8 +99,9 @@ need_pkg() { # need_pkg COMMAND PACKAGE
 
 # pcap_for FLOWS ROUNDS: path of the capture, generated on first use.
 pcap_for() {
-	local f=$PCAPDIR/flows-$1-r$2.pcap gen6=()
+	local f=$PCAPDIR/flows-$1-r$2.pcap gen6=() gen=(-proto "$PROTO")
 	[ "$PROTO" = tcp ] || f=$PCAPDIR/$PROTO-flows-$1-r$2.pcap
+	[ "$PROTO" = conn ] && gen=(-proto tcp -close)
 	if [ "$IPV" = 6 ]; then
 		f=${f%.pcap}-v6.pcap
 		gen6=(-ipv6)
@@ -104,15 +109,19 @@ pcap_for() {
 	if [ ! -s "$f" ]; then
 		mkdir -p "$PCAPDIR"
 		log "generating $f"
-		(cd "$ROOT" && go run ./perf/gen -proto "$PROTO" "${gen6[@]}" -flows "$1" -rounds "$2" -o "$f.tmp") && mv "$f.tmp" "$f"
+		(cd "$ROOT" && go run ./perf/gen "${gen[@]}" "${gen6[@]}" -flows "$1" -rounds "$2" -o "$f.tmp") && mv "$f.tmp" "$f"
 	fi
 	echo "$f"
 }
 rounds_for() {
-	if [ -n "$ROUNDS" ]; then echo "$ROUNDS"; elif [ "$1" -ge 500000 ]; then echo 1; else echo 8; fi
+	if [ -n "$ROUNDS" ]; then echo "$ROUNDS"; elif [ "$1" -ge 500000 ] || [ "$PROTO" = conn ]; then echo 1; else echo 8; fi
 }
 packets_in() { # FLOWS ROUNDS
-	if [ "$PROTO" = udp ]; then echo $(($1 * 2 * $2)); else echo $(($1 * (3 + 2 * $2))); fi
+	case $PROTO in
+	udp) echo $(($1 * 2 * $2)) ;;
+	conn) echo $(($1 * (6 + 2 * $2))) ;;
+	*) echo $(($1 * (3 + 2 * $2))) ;;
+	esac
 }
 
 # ------------------------------------------------------------- hugepages
@@ -448,6 +457,7 @@ done
 
 {
 	echo "bench-io: $(date -u +%Y-%m-%dT%H:%MZ), $host, ${DURATION}s per run, $((IPV == 6 ? 80 : 60))-byte $PROTO frames over IPv$IPV"
+	[ "$PROTO" = conn ] && echo "(whole connections of $((6 + 2 * ${ROUNDS:-1})) packets: connections/s = packets/s / $((6 + 2 * ${ROUNDS:-1})))"
 	echo
 	echo "| flows | memory | testpmd io Mpps | OVS ct Mpps | statewalld Mpps | statewall/testpmd | statewall/ovs |"
 	echo "|---|---|---|---|---|---|---|"

@@ -37,9 +37,12 @@ const (
 	SYN Kind = iota
 	SYNACK
 	ACK
-	Data     // client to server, dataLen bytes
-	DataAck  // server to client, acknowledging Data
-	numKinds //
+	Data      // client to server, dataLen bytes
+	DataAck   // server to client, acknowledging Data
+	FinClient // client's FIN|ACK after one data round
+	FinServer // server's FIN|ACK, acknowledging the client's FIN
+	LastAck   // client's ACK of the server's FIN: the connection is closed
+	numKinds  //
 )
 
 // Flows returns the frames of n TCP flows: every flow's SYN, then every
@@ -88,6 +91,26 @@ func Established(n int) [][]byte {
 	return out
 }
 
+// Connections returns n whole TCP connections: handshake, one data
+// segment each way, FIN from the client, FIN from the server, the last
+// ACK. Connections run in groups of 32 that overlap, segment kind by
+// segment kind (32 SYNs, then their 32 SYN|ACKs, ...), so that a burst
+// carries one segment of each of 32 connections, as on a busy link.
+// Connection i uses flow i's addresses and ports (see Flows).
+func Connections(n int) [][]byte {
+	const group = 32
+	tpl := templates()
+	out := make([][]byte, 0, 8*n)
+	for g := 0; g < n; g += group {
+		for _, k := range []Kind{SYN, SYNACK, ACK, Data, DataAck, FinClient, FinServer, LastAck} {
+			for i := g; i < min(g+group, n); i++ {
+				out = append(out, Segment(tpl, i, k, 0))
+			}
+		}
+	}
+	return out
+}
+
 // scramble visits 0..n-1 in a fixed pseudo-random order (a multiplicative
 // permutation), so that consecutive frames hit unrelated table slots.
 func scramble(j, n int) int {
@@ -122,13 +145,17 @@ func templates() *Templates {
 			src, dst, sp, dp = s, c, dp, sp
 		}
 		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src, DstIP: dst}
-		return build(ip, &layers.TCP{SrcPort: sp, DstPort: dp, Window: 65535, SYN: flags == "S" || flags == "SA", ACK: flags != "S"}, payload)
+		return build(ip, &layers.TCP{SrcPort: sp, DstPort: dp, Window: 65535, SYN: flags == "S" || flags == "SA",
+			FIN: flags == "FA", ACK: flags != "S"}, payload)
 	}
 	t[SYN] = mk(true, "S", 0)
 	t[SYNACK] = mk(false, "SA", 0)
 	t[ACK] = mk(true, "A", 0)
 	t[Data] = mk(true, "A", dataLen)
 	t[DataAck] = mk(false, "A", 0)
+	t[FinClient] = mk(true, "FA", 0)
+	t[FinServer] = mk(false, "FA", 0)
+	t[LastAck] = mk(true, "A", 0)
 	return &t
 }
 
@@ -140,7 +167,8 @@ func Segment(t *Templates, i int, k Kind, r int) []byte {
 	cport := uint16(1024 + i/65536)
 	isnC := uint32(i)*2654435761 + 12345
 	isnS := isnC ^ 0x5bd1e995
-	fromClient := k == SYN || k == ACK || k == Data
+	fromClient := k == SYN || k == ACK || k == Data || k == FinClient || k == LastAck
+	finC := isnC + 1 + uint32((r+1)*dataLen) // the client's FIN, after data round r
 	var seq, ack uint32
 	switch k {
 	case SYN:
@@ -153,6 +181,12 @@ func Segment(t *Templates, i int, k Kind, r int) []byte {
 		seq, ack = isnC+1+uint32(r*dataLen), isnS+1
 	case DataAck:
 		seq, ack = isnS+1, isnC+1+uint32((r+1)*dataLen)
+	case FinClient:
+		seq, ack = finC, isnS+1
+	case FinServer:
+		seq, ack = isnS+1, finC+1
+	case LastAck:
+		seq, ack = finC+1, isnS+2
 	}
 	if fromClient {
 		copy(f[offIPSrc:], client[:])
