@@ -18,7 +18,8 @@
 //
 //	[dataplane]
 //	workers = 1                    # worker cores (defaults to len(lcores) when given)
-//	lcores = [2, 3]                # DPDK lcore ids of the workers (optional)
+//	lcores = [2, 3]                # DPDK lcore ids of the workers (optional; default: the
+//	                               # EAL's -l list after the main lcore)
 //	burst = 32                     # packets per RX burst, 1..512
 //	flow_memory = "256MiB"         # flow tables of all workers together (3/4 IPv4, 1/4 IPv6),
 //	                               # unless max_flows is set: then what it takes

@@ -443,22 +443,44 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 		go every(runCtx, time.Second, func() { x.Expire(clock.NowMillis()) })
 	}
 
-	// Workers: one goroutine each, locked to its OS thread and pinned.
+	// Workers: one goroutine each, locked to its OS thread and pinned to
+	// its lcore's CPU: the configured lcores, else the EAL's worker
+	// lcores (its core list without the main lcore), as DPDK applications
+	// place theirs. With workers on cores of their own, the daemon's other
+	// threads keep to the main lcore's CPU.
+	lcores := cfg.Dataplane.Lcores
+	if len(lcores) == 0 {
+		lcores = eal.WorkerLcores()
+		if len(lcores) > 0 && len(lcores) < nWorkers {
+			logger.Warn("fewer EAL worker lcores than workers: the rest are not pinned", "workers", nWorkers, "lcores", lcores)
+		}
+	}
+	if len(lcores) > 0 {
+		if err := confineThreads(eal.LcoreCPU(eal.MainLcore())); err != nil {
+			logger.Warn("keeping the daemon's threads to the main lcore", "err", err)
+		}
+	}
+	cpus := make([]int, len(rt.Pipelines)) // -1: not pinned
+	for w := range cpus {
+		cpus[w] = -1
+		if w < len(lcores) {
+			if cpus[w] = eal.LcoreCPU(lcores[w]); cpus[w] < 0 {
+				cpus[w] = lcores[w] // not in the EAL's list: lcore n is CPU n
+			}
+		}
+	}
 	var stopping atomic.Bool
 	var wg sync.WaitGroup
 	for w, wk := range rt.Pipelines {
-		lcore := -1
-		if w < len(cfg.Dataplane.Lcores) {
-			lcore = cfg.Dataplane.Lcores[w]
-		}
+		cpu := cpus[w]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			if lcore >= 0 {
-				if err := dpdk.PinThread(lcore); err != nil {
-					logger.Warn("pinning worker", "worker", w, "lcore", lcore, "err", err)
+			if cpu >= 0 {
+				if err := dpdk.PinThread(cpu); err != nil {
+					logger.Warn("pinning worker", "worker", w, "cpu", cpu, "err", err)
 				}
 			}
 			// An lcore id gives the thread its own mempool cache.
@@ -469,7 +491,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 		}()
 	}
 	rt.SetReady(true)
-	logger.Info("running", "workers", nWorkers, "ports", len(ports), "generation", ctrl.Generation())
+	logger.Info("running", "workers", nWorkers, "worker_cpus", cpus, "ports", len(ports), "generation", ctrl.Generation())
 
 	var statsTick <-chan time.Time
 	if opts.statsInterval > 0 {

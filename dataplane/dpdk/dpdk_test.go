@@ -620,3 +620,19 @@ func TestAFPacketVeth(t *testing.T) {
 		t.Errorf("received %d of %d frames through the veth pair", seen, n)
 	}
 }
+
+// TestLcores: the tests' EAL has only lcore 0 (-l 0), its main lcore on
+// CPU 0, and no worker lcores.
+func TestLcores(t *testing.T) {
+	if got := testEAL.WorkerLcores(); len(got) != 0 {
+		t.Errorf("WorkerLcores = %v, want none", got)
+	}
+	if got := testEAL.MainLcore(); got != 0 {
+		t.Errorf("MainLcore = %d, want 0", got)
+	}
+	for lcore, want := range map[int]int{0: 0, 1: -1, -1: -1, 5000: -1} {
+		if got := testEAL.LcoreCPU(lcore); got != want {
+			t.Errorf("LcoreCPU(%d) = %d, want %d", lcore, got, want)
+		}
+	}
+}

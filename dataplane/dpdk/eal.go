@@ -15,6 +15,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"syscall"
 	"unsafe"
@@ -126,6 +127,27 @@ func (e *EAL) RegisterThread() (int, error) {
 
 // UnregisterThread releases the calling thread's lcore id.
 func (e *EAL) UnregisterThread() { C.rte_thread_unregister() }
+
+// WorkerLcores returns the lcores of the EAL's core list (-l, --lcores)
+// other than the main lcore, in order: the cores a DPDK application runs
+// its workers on.
+func (e *EAL) WorkerLcores() []int {
+	var ls []int
+	for l := C.rte_get_next_lcore(C.uint(math.MaxUint32), 1, 0); l < C.RTE_MAX_LCORE; l = C.rte_get_next_lcore(l, 1, 0) {
+		ls = append(ls, int(l))
+	}
+	return ls
+}
+
+// LcoreCPU returns the CPU lcore runs on (-l maps lcore n to CPU n;
+// --lcores can map it elsewhere), or -1 for an lcore the EAL does not
+// have.
+func (e *EAL) LcoreCPU(lcore int) int {
+	if lcore < 0 || lcore >= C.RTE_MAX_LCORE || C.rte_lcore_is_enabled(C.uint(lcore)) == 0 {
+		return -1
+	}
+	return int(C.rte_lcore_to_cpu_id(C.int(lcore)))
+}
 
 // PinThread sets the calling OS thread's CPU affinity to one CPU. Call it
 // from a goroutine locked with runtime.LockOSThread.
