@@ -138,10 +138,14 @@ func (l *liveCmd) doStatus(interval time.Duration, out string) error {
 			p.RxPacketsRate, p.RxBitsRate/1e6, p.TxPacketsRate, p.TxBitsRate/1e6, p.RxMissed, p.RxErrors, p.TxErrors, p.TxDropped)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "WORKER\tPKT/S\tMBIT/S\tDROPS/S\tPACKETS\tDROPPED\tENTRIES\tCAPACITY\tFILL\t")
+	fmt.Fprintln(w, "WORKER\tCPU\tPKT/S\tMBIT/S\tDROPS/S\tPACKETS\tDROPPED\tENTRIES\tCAPACITY\tFILL\t")
 	var tot control.WorkerStatus
 	for _, ws := range st.Workers {
-		fmt.Fprintf(w, "%d\t%.0f\t%.1f\t%.0f\t%d\t%d\t%d\t%d\t%.1f%%\t\n", ws.ID, ws.PacketsPerSec, ws.BitsPerSec/1e6,
+		cpu := "-" // not pinned
+		if ws.CPU >= 0 {
+			cpu = strconv.Itoa(ws.CPU)
+		}
+		fmt.Fprintf(w, "%d\t%s\t%.0f\t%.1f\t%.0f\t%d\t%d\t%d\t%d\t%.1f%%\t\n", ws.ID, cpu, ws.PacketsPerSec, ws.BitsPerSec/1e6,
 			ws.DropsPerSec, ws.Packets, ws.Dropped, ws.Entries, ws.Capacity, 100*ws.Fill)
 		tot.PacketsPerSec += ws.PacketsPerSec
 		tot.BitsPerSec += ws.BitsPerSec
@@ -154,7 +158,7 @@ func (l *liveCmd) doStatus(interval time.Duration, out string) error {
 	if tot.Capacity > 0 {
 		tot.Fill = float64(tot.Entries) / float64(tot.Capacity)
 	}
-	fmt.Fprintf(w, "all\t%.0f\t%.1f\t%.0f\t%d\t%d\t%d\t%d\t%.1f%%\t\n", tot.PacketsPerSec, tot.BitsPerSec/1e6,
+	fmt.Fprintf(w, "all\t\t%.0f\t%.1f\t%.0f\t%d\t%d\t%d\t%d\t%.1f%%\t\n", tot.PacketsPerSec, tot.BitsPerSec/1e6,
 		tot.DropsPerSec, tot.Packets, tot.Dropped, tot.Entries, tot.Capacity, 100*tot.Fill)
 	e := st.Expectations
 	fmt.Fprintf(w, "\nexpectations: %d pending (capacity %d), %d created, %d matched, %d expired\n",

@@ -469,6 +469,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 			}
 		}
 	}
+	rt.WorkerCPUs = cpus
 	var stopping atomic.Bool
 	var wg sync.WaitGroup
 	for w, wk := range rt.Pipelines {

@@ -34,6 +34,7 @@ type Status struct {
 // WorkerStatus is one worker's totals, rates and table fill.
 type WorkerStatus struct {
 	ID            int     `json:"id"`
+	CPU           int     `json:"cpu"` // the CPU it is pinned to, -1 when not pinned
 	Packets       uint64  `json:"packets"`
 	Bytes         uint64  `json:"bytes"`
 	Dropped       uint64  `json:"dropped"` // dropped or rejected
@@ -189,7 +190,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st := Status{Time: second.at, Interval: second.at.Sub(first.at)}
 	tables := src.FlowTables()
 	for i, c := range second.workers {
-		ws := WorkerStatus{ID: i, Packets: c.Packets, Bytes: c.Bytes,
+		ws := WorkerStatus{ID: i, CPU: src.WorkerCPU(i), Packets: c.Packets, Bytes: c.Bytes,
 			Dropped: c.ByVerdict[metrics.VerdictDrop] + c.ByVerdict[metrics.VerdictReject]}
 		if i < len(first.workers) {
 			p := &first.workers[i]

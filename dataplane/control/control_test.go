@@ -141,6 +141,8 @@ func (f *fakeSource) Ports() []metrics.PortInfo {
 	return []metrics.PortInfo{{Name: "p0", Up: true, Stats: port.Stats{RxPackets: 10 * k, RxBytes: 1000 * k, RxMissed: 1}}}
 }
 
+func (f *fakeSource) WorkerCPU(i int) int { return -1 }
+
 func (f *fakeSource) FlowTables() []metrics.FlowTableStats {
 	return []metrics.FlowTableStats{
 		{Worker: 0, Capacity: 100, Protos: []metrics.ProtoStats{{Proto: "tcp", Entries: 20}, {Proto: "udp", Entries: 5}}},

@@ -37,6 +37,9 @@ type Runtime struct {
 	Shared    *Shared
 	Pipelines []*pipeline.Worker
 	PortList  []PortHandle
+	// WorkerCPUs are the CPUs the workers are pinned to, -1 for one that
+	// is not (nil: none is).
+	WorkerCPUs []int
 	// Reloads is the reload controller; nil when the ruleset never changes.
 	Reloads *reload.Controller
 	// Started is when the runtime began (timeouts in listings count from
@@ -94,6 +97,14 @@ func (r *Runtime) Ports() []metrics.PortInfo {
 		out = append(out, pi)
 	}
 	return out
+}
+
+// WorkerCPU returns the CPU worker i is pinned to, or -1.
+func (r *Runtime) WorkerCPU(i int) int {
+	if i < 0 || i >= len(r.WorkerCPUs) {
+		return -1
+	}
+	return r.WorkerCPUs[i]
 }
 
 // FlowTables returns each worker's table figures, read on the worker.

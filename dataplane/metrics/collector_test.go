@@ -40,6 +40,8 @@ func (f *fakeSource) Ports() []PortInfo {
 	}
 }
 
+func (f *fakeSource) WorkerCPU(int) int { return -1 }
+
 func (f *fakeSource) FlowTables() []FlowTableStats {
 	return []FlowTableStats{
 		{Worker: 0, Capacity: 1000, MemoryBytes: 64000,

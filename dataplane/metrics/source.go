@@ -155,6 +155,8 @@ type ReloadStats struct {
 type Source interface {
 	// Workers returns the number of workers.
 	Workers() int
+	// WorkerCPU returns the CPU worker i is pinned to, or -1.
+	WorkerCPU(i int) int
 	// WorkerCounters copies worker i's published counters into dst,
 	// reusing dst's slices.
 	WorkerCounters(i int, dst *Counters)
