@@ -48,11 +48,7 @@ func connWorker(tb testing.TB, n, extra int, clk *clock) (*pipeline.Worker, *con
 	if err != nil {
 		tb.Fatal(err)
 	}
-	shared, err := engine.NewShared(c, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tr, err := shared.NewTracker(1, nil, nil)
+	shared, tr, err := engine.NewSingle(c)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -104,6 +104,21 @@ func TableMemory(cfg *config.Config, workers int) (mem4, mem6 int64) {
 	return per * 3 / 4, per / 4
 }
 
+// NewSingle builds the shared engine of cfg and one worker's tracker with
+// its tables in Go memory: the engine of a single goroutine, as offline
+// replay and tests run it.
+func NewSingle(cfg *config.Config) (*Shared, *conntrack.Tracker, error) {
+	shared, err := NewShared(cfg, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	tr, err := shared.NewTracker(1, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return shared, tr, nil
+}
+
 // NewTracker builds one worker's tracker with the shared expectations
 // and helpers. mem4 and mem6, when not nil, are the arenas (hugepage or
 // DPDK memory) its tables live in.

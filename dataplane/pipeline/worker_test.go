@@ -74,11 +74,7 @@ func newWorker(t testing.TB, rulesText string, frames [][]byte, cfg pipeline.Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared, err := engine.NewShared(c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := shared.NewTracker(1, nil, nil)
+	shared, tr, err := engine.NewSingle(c)
 	if err != nil {
 		t.Fatal(err)
 	}

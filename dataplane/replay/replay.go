@@ -114,11 +114,7 @@ func File(path string, opts Options) (*Summary, error) {
 	if cfg == nil {
 		cfg = engine.DefaultConfig()
 	}
-	shared, err := engine.NewShared(cfg, nil)
-	if err != nil {
-		return nil, err
-	}
-	tracker, err := shared.NewTracker(1, nil, nil)
+	shared, tracker, err := engine.NewSingle(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -88,11 +88,7 @@ func runAgainstDUT(t *testing.T, flows int, pass func(p int) port.Port) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared, err := engine.NewShared(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := shared.NewTracker(1, nil, nil)
+	shared, tr, err := engine.NewSingle(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
