@@ -35,14 +35,15 @@ func connRuleset(maxFlows, extra int) string {
 	for i := range extra {
 		fmt.Fprintf(&b, "\n[[rule]]\nname = \"deny-%d\"\nct_state = \"NEW\"\nproto = \"tcp\"\ndport = %d\naction = \"drop\"\n", i, 10000+i)
 	}
-	b.WriteString("\n[[rule]]\nname = \"web\"\nct_state = \"NEW\"\nproto = \"tcp\"\ndst = \"198.19.0.0/24\"\ndport = 80\naction = \"accept\"\n")
+	b.WriteString("\n[[rule]]\nname = \"web\"\nct_state = \"NEW\"\nproto = \"tcp\"\ndst = [\"198.19.0.0/24\", \"fd00::c613:0/120\"]\ndport = 80\naction = \"accept\"\n")
 	return b.String()
 }
 
 // connWorker builds a worker that loops over traffic.Connections(n) with
-// the connection ruleset (extra rules ahead of the accepting one), its
-// table sized from max_flows (twice n), and a clock the caller moves.
-func connWorker(tb testing.TB, n, extra int, clk *clock) (*pipeline.Worker, *conntrack.Tracker) {
+// the connection ruleset (extra rules ahead of the accepting one), over
+// IPv6 with v6, its table sized from max_flows (twice n), and a clock the
+// caller moves.
+func connWorker(tb testing.TB, n, extra int, v6 bool, clk *clock) (*pipeline.Worker, *conntrack.Tracker) {
 	tb.Helper()
 	c, err := config.Parse("connections.toml", []byte(connRuleset(2*n, extra)))
 	if err != nil {
@@ -52,7 +53,11 @@ func connWorker(tb testing.TB, n, extra int, clk *clock) (*pipeline.Worker, *con
 	if err != nil {
 		tb.Fatal(err)
 	}
-	in := memport.New("in", traffic.Connections(n), memport.Loop())
+	frames := traffic.Connections(n)
+	if v6 {
+		frames = traffic.IPv6(frames)
+	}
+	in := memport.New("in", frames, memport.Loop())
 	return pipeline.NewWorker(pipeline.Config{Burst: 32}, []pipeline.Binding{{In: in, Out: memport.New("out", nil)}},
 		tr, shared.Ruleset, clk, nil), tr
 }
@@ -61,9 +66,15 @@ func connWorker(tb testing.TB, n, extra int, clk *clock) (*pipeline.Worker, *con
 // benchmark's traffic is accepted, and each connection ends in
 // TIME_WAIT, so the benchmark measures whole connections, not drops.
 func TestConnectionsOpenAndClose(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ipv6=%v", v6), func(t *testing.T) { connectionsOpenAndClose(t, v6) })
+	}
+}
+
+func connectionsOpenAndClose(t *testing.T, v6 bool) {
 	const n = 4096
 	clk := &clock{ms: 1000}
-	w, tr := connWorker(t, n, 100, clk)
+	w, tr := connWorker(t, n, 100, v6, clk)
 	frames := 0
 	for frames < 8*n {
 		frames += w.Poll()
@@ -90,12 +101,20 @@ func TestConnectionsOpenAndClose(t *testing.T) {
 // ACK: 8 segments) through the worker, 32 connections overlapping,
 // each a new flow-table entry classified by the ruleset (with 0 or 1000
 // rules ahead of the accepting one) and, two minutes later on the
-// benchmark's clock, expired. One op is one burst of 32 segments.
+// benchmark's clock, expired; over IPv4, and over IPv6 with 3 rules. One
+// op is one burst of 32 segments.
 func BenchmarkPipelineConnections(b *testing.B) {
-	for _, extra := range []int{0, 1000} {
-		b.Run(fmt.Sprintf("rules=%d", extra+3), func(b *testing.B) {
+	for _, c := range []struct {
+		extra int
+		v6    bool
+	}{{0, false}, {1000, false}, {0, true}} {
+		name := fmt.Sprintf("rules=%d", c.extra+3)
+		if c.v6 {
+			name += "/ipv6"
+		}
+		b.Run(name, func(b *testing.B) {
 			clk := &clock{ms: 1000}
-			w, _ := connWorker(b, connConns, extra, clk)
+			w, _ := connWorker(b, connConns, c.extra, c.v6, clk)
 			for range 8 * connConns / 32 { // one cycle: the table at its steady size
 				w.Poll()
 				clk.ms += connTick
