@@ -157,7 +157,6 @@ type Worker struct {
 	pf       prefetcher
 	hashes   [MaxBurst]uint64
 	results  [MaxBurst]conntrack.Result
-	txq      [MaxBurst]port.Frame
 	drop     [MaxBurst]port.Frame
 	outcome  Outcome
 
@@ -304,11 +303,11 @@ func (w *Worker) pollBinding(b *Binding) int {
 	ntx, ndrop := w.decideBurst(b, frames[:n], rs, now)
 	w.countAccepted(b.InIndex)
 	if ntx > 0 {
-		sent := b.Out.TxBurst(b.OutQ, w.txq[:ntx])
+		sent := b.Out.TxBurst(b.OutQ, frames[:ntx])
 		if sent < ntx {
 			w.counters.TxDropped += uint64(ntx - sent)
 			w.counters.ByReason[packet.ReasonTxFull] += uint64(ntx - sent)
-			b.Out.Free(w.txq[sent:ntx])
+			b.Out.Free(frames[sent:ntx])
 		}
 	}
 	if ndrop > 0 {
@@ -395,8 +394,8 @@ func (w *Worker) prefetchEntries(n int) {
 }
 
 // decideBurst is pass 2: it tracks, classifies and acts on every frame in
-// arrival order, and gathers the accepted frames in w.txq and the others
-// in w.drop (how many of each it returns).
+// arrival order, and gathers the accepted frames at the front of frames
+// and the others in w.drop (how many of each it returns).
 func (w *Worker) decideBurst(b *Binding, frames []port.Frame, rs *rules.Ruleset, now uint32) (ntx, ndrop int) {
 	if !w.cfg.FrameClock {
 		w.expireFragments(now)
@@ -427,7 +426,12 @@ func (w *Worker) decideBurst(b *Binding, frames []port.Frame, rs *rules.Ruleset,
 			continue
 		}
 		if v == VerdictAccept {
-			w.txq[ntx] = *f
+			// Accepted frames gather at the front of frames, in order:
+			// a frame moves only when one before it left the burst
+			// (dropped into w.drop, held or handed over: copied already).
+			if ntx != i {
+				frames[ntx] = *f
+			}
 			ntx++
 		} else {
 			w.drop[ndrop] = *f
