@@ -14,6 +14,7 @@
 # Usage (root):
 #   perf/scripts/bench-io.sh [-d SECONDS] [-f "10000 1000000"] [-m "nohuge huge"]
 #                            [-s "testpmd ovs statewall"] [-r ROUNDS] [-p tcp|udp|conn] [-6]
+#                            [-n REPEATS]
 #                            [-o RESULTS.md]
 # -r forces the data rounds per flow of the capture (default: 8 below 500k
 # flows, else 1), e.g. -f 1000 -r 1 for a 5000-packet capture.
@@ -23,6 +24,10 @@
 # handshake, a segment each way, FIN each way, last ACK; 8 packets): each
 # pass's SYN finds its flow in TIME_WAIT and opens a new connection, so
 # the rate is a connection rate (connections/s = packets/s / 8).
+# -n runs the three contenders in turn REPEATS times for each cell and
+# prints the medians: of the rates, and of each turn's ratios (the
+# machine's speed drifts over minutes; a turn's three runs are close in
+# time, so its ratios are fairer than the ratio of medians).
 # -6 runs the same flows over IPv6 (perf/gen -ipv6: fd00::/96, frames 20
 # bytes longer).
 # Environment: PCAPDIR (cached captures, default /tmp/statewall-pcaps),
@@ -46,10 +51,11 @@ PCAPDIR=${PCAPDIR:-/tmp/statewall-pcaps}
 MBUF_SIZE=320 # data room incl. 128 B headroom: 60-byte frames fit, 5M mbufs fit in memory
 WARMUP=3
 ROUNDS=""
+REPEATS=1
 PROTO=tcp
 IPV=4
 
-while getopts "d:f:m:s:o:r:p:6h" opt; do
+while getopts "d:f:m:s:o:r:p:n:6h" opt; do
 	case $opt in
 	d) DURATION=$OPTARG ;;
 	f) FLOWS=$OPTARG ;;
@@ -57,6 +63,7 @@ while getopts "d:f:m:s:o:r:p:6h" opt; do
 	s) SUITES=$OPTARG ;;
 	o) OUT=$OPTARG ;;
 	r) ROUNDS=$OPTARG ;;
+	n) REPEATS=$OPTARG ;;
 	p) PROTO=$OPTARG ;;
 	6) IPV=6 ;;
 	*)
@@ -429,6 +436,18 @@ run_statewall() {
 # ------------------------------------------------------------------ main
 
 mpps() { case $1 in n/a | "") echo "n/a" ;; *) awk -v v="$1" 'BEGIN { printf "%.2f", v / 1e6 }' ;; esac; }
+# med VALUES...: their median, n/a when any is.
+med() {
+	case " $* " in *" n/a "*) echo n/a ;; *) printf '%s\n' "$@" | median ;; esac
+}
+# rawratio A B: A/B to four places, n/a when either is.
+rawratio() {
+	case "$1$2" in *n/a* | "") echo n/a ;; *) awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.4f\n", a / b; else print "n/a" }' ;; esac
+}
+# medx RATIOS...: their median as "N.NNx", n/a when any is.
+medx() {
+	case " $* " in *" n/a "*) echo n/a ;; *) printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.2fx", m }' ;; esac
+}
 ratio() {
 	case "$1$2" in *n/a* | "") echo "n/a" ;; *) awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }' ;; esac
 }
@@ -445,11 +464,17 @@ for mode in $MODES; do
 		continue
 	fi
 	for flows in $FLOWS; do
-		tp=n/a ovs=n/a sw=n/a
-		if has testpmd; then run_testpmd "$flows" "$mode"; tp=$RATE; fi
-		if has ovs; then run_ovs "$flows" "$mode"; ovs=$RATE; fi
-		if has statewall; then run_statewall "$flows" "$mode"; sw=$RATE; fi
-		line="| $flows | $mode | $(mpps "$tp") | $(mpps "$ovs") | $(mpps "$sw") | $(ratio "$sw" "$tp") | $(ratio "$sw" "$ovs") |"
+		tps=() ovss=() sws=() rtp=() rovs=()
+		for rep in $(seq "$REPEATS"); do
+			tp=n/a ovs=n/a sw=n/a
+			if has testpmd; then run_testpmd "$flows" "$mode"; tp=$RATE; fi
+			if has ovs; then run_ovs "$flows" "$mode"; ovs=$RATE; fi
+			if has statewall; then run_statewall "$flows" "$mode"; sw=$RATE; fi
+			[ "$REPEATS" -gt 1 ] && log "turn $rep: | $flows | $mode | $(mpps "$tp") | $(mpps "$ovs") | $(mpps "$sw") | $(ratio "$sw" "$tp") | $(ratio "$sw" "$ovs") |"
+			tps+=("$tp") ovss+=("$ovs") sws+=("$sw")
+			rtp+=("$(rawratio "$sw" "$tp")") rovs+=("$(rawratio "$sw" "$ovs")")
+		done
+		line="| $flows | $mode | $(mpps "$(med "${tps[@]}")") | $(mpps "$(med "${ovss[@]}")") | $(mpps "$(med "${sws[@]}")") | $(medx "${rtp[@]}") | $(medx "${rovs[@]}") |"
 		log "$line"
 		results+=("$line")
 	done
@@ -457,6 +482,7 @@ done
 
 {
 	echo "bench-io: $(date -u +%Y-%m-%dT%H:%MZ), $host, ${DURATION}s per run, $((IPV == 6 ? 80 : 60))-byte $PROTO frames over IPv$IPV"
+	[ "$REPEATS" -gt 1 ] && echo "(medians of $REPEATS turns of the three in a row; ratios: the median of each turn's ratio)"
 	[ "$PROTO" = conn ] && echo "(whole connections of $((6 + 2 * ${ROUNDS:-1})) packets: connections/s = packets/s / $((6 + 2 * ${ROUNDS:-1})))"
 	echo
 	echo "| flows | memory | testpmd io Mpps | OVS ct Mpps | statewalld Mpps | statewall/testpmd | statewall/ovs |"
