@@ -440,17 +440,16 @@ mpps() { case $1 in n/a | "") echo "n/a" ;; *) awk -v v="$1" 'BEGIN { printf "%.
 med() {
 	case " $* " in *" n/a "*) echo n/a ;; *) printf '%s\n' "$@" | median ;; esac
 }
-# rawratio A B: A/B to four places, n/a when either is.
+# rawratio A B: A/B to six places, n/a when either is.
 rawratio() {
-	case "$1$2" in *n/a* | "") echo n/a ;; *) awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.4f\n", a / b; else print "n/a" }' ;; esac
+	case "$1$2" in *n/a* | "") echo n/a ;; *) awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.6f\n", a / b; else print "n/a" }' ;; esac
 }
 # medx RATIOS...: their median as "N.NNx", n/a when any is.
 medx() {
 	case " $* " in *" n/a "*) echo n/a ;; *) printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.2fx", m }' ;; esac
 }
-ratio() {
-	case "$1$2" in *n/a* | "") echo "n/a" ;; *) awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }' ;; esac
-}
+# ratio A B: A/B as "N.NNx", n/a when either is.
+ratio() { medx "$(rawratio "$1" "$2")"; }
 has() { case " $SUITES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 has testpmd && { command -v dpdk-testpmd >/dev/null || need_pkg dpdk-testpmd dpdk; }
