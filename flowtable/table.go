@@ -105,6 +105,23 @@ func (bk *bucket) match(tag uint16) uint32 {
 		compress(zeroLanes(bk.meta[2]^b)&0x8000_8000)<<8
 }
 
+// first returns the lowest slot whose tag is tag, or -1: match's lowest
+// bit, word by word, so that the common lookup (its key in one of the
+// first four slots) reads one word and skips match's gathering.
+func (bk *bucket) first(tag uint16) int {
+	b := uint64(tag) * lanes16
+	if m := zeroLanes(bk.meta[0] ^ b); m != 0 {
+		return bits.TrailingZeros64(m) >> 4
+	}
+	if m := zeroLanes(bk.meta[1] ^ b); m != 0 {
+		return 4 + bits.TrailingZeros64(m)>>4
+	}
+	if m := zeroLanes(bk.meta[2]^b) & 0x8000_8000; m != 0 { // lanes 8 and 9
+		return 8 + bits.TrailingZeros64(m)>>4
+	}
+	return -1
+}
+
 func (bk *bucket) setTag(i int, tag uint16) {
 	sh := 16 * uint(i&3)
 	w := &bk.meta[i>>2]
@@ -447,11 +464,11 @@ func (t *Table[K, V]) BucketAddr(h *Hint) uintptr {
 // its first slot with h's tag names, or 0.
 func (t *Table[K, V]) ReadBucket(h *Hint) uintptr {
 	bk := t.bucket(h.bucket)
-	m := bk.match(h.tag)
-	if m == 0 {
+	i := bk.first(h.tag)
+	if i < 0 {
 		return 0
 	}
-	h.cand = Ref(bk.refs[bits.TrailingZeros32(m)])
+	h.cand = Ref(bk.refs[i])
 	return uintptr(t.entries) + uintptr(h.cand-1)*t.stride
 }
 

@@ -2,6 +2,7 @@ package flowtable
 
 import (
 	"errors"
+	"math/bits"
 	"math/rand/v2"
 	"testing"
 	"unsafe"
@@ -709,7 +710,8 @@ func TestSeedSpreadsCraftedCollisions(t *testing.T) {
 
 func (bk *bucket) tag(i int) uint16 { return uint16(bk.meta[i>>2] >> (16 * uint(i&3))) }
 
-// TestBucketMatch checks the SWAR tag match against a plain loop.
+// TestBucketMatch checks the SWAR tag match (match, first) against a plain
+// loop.
 func TestBucketMatch(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for range 100000 {
@@ -742,6 +744,13 @@ func TestBucketMatch(t *testing.T) {
 			}
 			if got := bk.match(q); got != want {
 				t.Fatalf("tags %x: match(%x) = %b, want %b", tags, q, got, want)
+			}
+			wantFirst := -1
+			if want != 0 {
+				wantFirst = bits.TrailingZeros32(want)
+			}
+			if got := bk.first(q); got != wantFirst {
+				t.Fatalf("tags %x: first(%x) = %d, want %d", tags, q, got, wantFirst)
 			}
 		}
 		for i, tg := range tags {
