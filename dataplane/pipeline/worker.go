@@ -139,7 +139,10 @@ type Worker struct {
 
 	frames [MaxBurst]port.Frame
 	moved  [MaxBurst]bool // handed to another worker in pass 1
-	parsed [MaxBurst]packet.Parsed
+	// anyMoved says the burst handed a frame over: moved is all false
+	// otherwise, and pass 2 need not read it.
+	anyMoved bool
+	parsed   [MaxBurst]packet.Parsed
 	// fast and udp hold what packet.ParseTCP4 or ParseUDP4 read of the
 	// frames the fast path takes (kind); their parsed slot is filled only
 	// if the fast path hands them back to the general one.
@@ -292,6 +295,9 @@ func (w *Worker) pollBinding(b *Binding) int {
 		}
 		now = w.now
 	}
+	if w.anyMoved {
+		w.moved, w.anyMoved = [MaxBurst]bool{}, false
+	}
 	prefetch := w.tracker.PrefetchUseful()
 	w.parseBurst(b, frames[:n], rs, prefetch)
 	if prefetch {
@@ -328,7 +334,6 @@ func (w *Worker) parseBurst(b *Binding, frames []port.Frame, rs *rules.Ruleset, 
 	linker, perFrameLink := b.In.(frameLinker)
 	fast := w.fastPath(link, perFrameLink, rs)
 	for i := range frames {
-		w.moved[i] = false
 		if fast {
 			if packet.ParseTCP4(frames[i].Data, w.cfg.Parse, &w.fast[i]) {
 				w.kind[i] = kindTCP4
@@ -359,7 +364,7 @@ func (w *Worker) parseBurst(b *Binding, frames []port.Frame, rs *rules.Ruleset, 
 		if b.Redirect != nil && r == packet.ReasonNone {
 			if o := b.Redirect.owner(p); o >= 0 && o != b.Redirect.Self {
 				b.Redirect.hold(o, frames[i])
-				w.moved[i] = true
+				w.moved[i], w.anyMoved = true, true
 				continue
 			}
 		}
@@ -400,9 +405,10 @@ func (w *Worker) decideBurst(b *Binding, frames []port.Frame, rs *rules.Ruleset,
 	if !w.cfg.FrameClock {
 		w.expireFragments(now)
 	}
+	moved := w.anyMoved
 	for i := range frames {
 		f := &frames[i]
-		if w.moved[i] {
+		if moved && w.moved[i] {
 			continue // its owner processes it
 		}
 		if w.cfg.FrameClock && f.Timestamp != 0 {
