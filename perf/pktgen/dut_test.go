@@ -12,35 +12,19 @@ import (
 	"github.com/statewall/statewall/dataplane/packet"
 	"github.com/statewall/statewall/dataplane/pipeline"
 	"github.com/statewall/statewall/dataplane/port"
+	"github.com/statewall/statewall/dataplane/port/memport"
 	"github.com/statewall/statewall/dataplane/port/pcapport"
 	"github.com/statewall/statewall/flowtable/ctstate"
 )
 
-// tester is one pktgen port as the firewall sees it: a port whose
-// received frames are what the script's range makes, left at a time.
-type tester struct {
-	name string
-	s    *Stream
-	left int
-	bufs [pipeline.MaxBurst][1518]byte
-}
-
-func (t *tester) Name() string              { return t.name }
-func (t *tester) LinkType() packet.LinkType { return packet.LinkEthernet }
-func (t *tester) TxBurst(_ int, f []port.Frame) int {
-	return len(f)
-}
-func (t *tester) Free([]port.Frame) {}
-func (t *tester) Done() bool        { return t.left == 0 }
-func (t *tester) Stats() port.Stats { return port.Stats{} }
-func (t *tester) RxBurst(_ int, frames []port.Frame) int {
-	n := min(len(frames), t.left)
-	for i := range n {
-		f := t.s.Next()
-		frames[i] = port.Frame{Data: t.bufs[i][:copy(t.bufs[i][:], f)]}
+// pool is what a tester port sends in one pass of its range: the
+// stream's pool of frames, which pktgen then sends again and again.
+func pool(s *Stream) [][]byte {
+	frames := make([][]byte, PoolFrames)
+	for i := range frames {
+		frames[i] = append([]byte(nil), s.Next()...)
 	}
-	t.left -= n
-	return n
+	return frames
 }
 
 // tally counts outcomes by arrival port, state and verdict.
@@ -152,9 +136,9 @@ func TestRangeScriptsAgainstDUT(t *testing.T) {
 				t.Fatalf("ports send %d and %d flows, the name says 10k", p0.Flows(), p1.Flows())
 			}
 			checkStarts(t, s)
-			streams := []*Stream{p0.Stream(), p1.Stream()}
+			pools := [][][]byte{pool(p0.Stream()), pool(p1.Stream())}
 			runAgainstDUT(t, 10_000, func(p int) port.Port {
-				return &tester{name: fmt.Sprint(p), s: streams[p], left: PoolFrames}
+				return memport.New(fmt.Sprint(p), pools[p])
 			})
 		})
 	}
