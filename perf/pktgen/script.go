@@ -330,20 +330,18 @@ func (p *PortSetup) rangeCmd(args []string) error {
 		}
 		v = uint32(n)
 	}
-	bit := map[string]uint8{"start": 1, "min": 2, "max": 4, "inc": 8}[which]
 	switch which {
 	case "start":
-		f.Start = v
+		f.Start, f.set = v, f.set|1
 	case "min":
-		f.Min = v
+		f.Min, f.set = v, f.set|2
 	case "max":
-		f.Max = v
+		f.Max, f.set = v, f.set|4
 	case "inc":
-		f.Inc = v
+		f.Inc, f.set = v, f.set|8
 	default:
 		return fmt.Errorf("%q is not start, min, max or inc", which)
 	}
-	f.set |= bit
 	return nil
 }
 
