@@ -877,6 +877,9 @@ func (w *Worker) countRule(rule int32, size uint64) {
 // inliner's budget (80) so that it inlines anywhere: in decideBurst,
 // where processTCP4 is inlined, the profile's hot call sites of
 // processTCP4 do not apply, and a larger helper was a call per packet.
+// That is also why each of the four fast paths calls establishedOutcome
+// itself when acceptedFast declines: one helper doing both would be over
+// the budget again (an outlined call alone counts 57 of the 80).
 func (w *Worker) acceptedFast(m rules.Match, size uint64) bool {
 	if w.observer != nil || m.Verdict != rules.Accept {
 		return false
