@@ -10,6 +10,9 @@
 // pointers through per-queue arrays held in C memory, so nothing is
 // allocated in Go per burst. Received frames are read in place: a Frame's
 // Data is a slice over the mbuf's data room and its Handle is the mbuf.
+// The C layer writes a burst's frames laid out as port.Frame, so RxBurst
+// copies them whole, and RxInPlace (port.InPlace, which the pipeline
+// prefers) hands out the queue's own array without a copy.
 //
 // DPDK's EAL is process-wide and cannot be initialised a second time in the
 // same process, even after Cleanup: call Init once (tests share one EAL

@@ -191,26 +191,11 @@ func sharedDir(t *testing.T) string {
 // pcapTotals counts the packets and bytes of a capture.
 func pcapTotals(t *testing.T, path string) (packets, octets uint64) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		data, _, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			return packets, octets
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range pcapFrames(t, path) {
 		packets++
-		octets += uint64(len(data))
+		octets += uint64(len(f))
 	}
+	return packets, octets
 }
 
 func TestPcapToNull(t *testing.T) {
@@ -255,6 +240,67 @@ func TestPcapToNull(t *testing.T) {
 	}
 	if u := pool.InUse(); u > 1024+64 { // the pcap RX ring keeps no mbufs; allow the null queue's
 		t.Errorf("%d mbufs still in use", u)
+	}
+}
+
+// TestReceiveFrames reads a capture with RxBurst and with RxInPlace: both
+// hand out every frame byte for byte, its mbuf as the handle and no
+// timestamp (struct sw_frame is laid out as port.Frame).
+func TestReceiveFrames(t *testing.T) {
+	path := filepath.Join(sharedDir(t), "pcaps", "suricata-verify", "alg-ftp-all-data-ipv4.pcap")
+	want := pcapFrames(t, path)
+	pool := newPool(t, 2047)
+	for i, inPlace := range []bool{false, true} {
+		src := openStarted(t, fmt.Sprintf("net_pcap%d,rx_pcap=%s", 2+i, path), PortConfig{Pool: pool})
+		buf := make([]port.Frame, 32)
+		got := 0
+		for idle := time.Now(); got < len(want) && time.Since(idle) < 2*time.Second; {
+			var frames []port.Frame
+			if inPlace {
+				frames = src.RxInPlace(0, 32)
+			} else {
+				frames = buf[:src.RxBurst(0, buf)]
+			}
+			if len(frames) > 0 {
+				idle = time.Now()
+			}
+			for _, f := range frames {
+				if got < len(want) && !bytes.Equal(f.Data, want[got]) || f.Handle == 0 || f.Timestamp != 0 || cap(f.Data) != len(f.Data) {
+					t.Fatalf("in place %v: frame %d: %d bytes, handle %#x, timestamp %d; want %d bytes % x",
+						inPlace, got, len(f.Data), f.Handle, f.Timestamp, len(want[got]), want[got][:min(len(want[got]), 16)])
+				}
+				got++
+			}
+			src.Free(frames)
+		}
+		if got != len(want) {
+			t.Errorf("in place %v: %d frames, capture has %d", inPlace, got, len(want))
+		}
+	}
+}
+
+// pcapFrames returns the frames of a classic pcap file.
+func pcapFrames(t *testing.T, path string) [][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames [][]byte
+	for {
+		data, _, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return frames
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames = append(frames, data)
 	}
 }
 

@@ -116,9 +116,9 @@ type QueueStats struct {
 // queue is one queue's C state and the Go counters its owner writes.
 type queue struct {
 	q      *C.struct_sw_queue
-	handle C.uintptr_t         // q, for the burst calls
-	frames []C.struct_sw_frame // over q.frames (C memory)
-	tx     []uintptr           // over q.tx_mbufs (C memory)
+	handle C.uintptr_t  // q, for the burst calls
+	frames []port.Frame // over q.frames (C memory; see cFrames)
+	tx     []uintptr    // over q.tx_mbufs (C memory)
 	// txDropped is written only by the queue's owner (load+store, no
 	// read-modify-write) and read by Stats.
 	txDropped atomic.Uint64
@@ -263,7 +263,7 @@ func (e *EAL) OpenPort(devargs string, cfg PortConfig) (*Port, error) {
 		p.queues = append(p.queues, &queue{
 			q:      cq,
 			handle: C.uintptr_t(uintptr(unsafe.Pointer(cq))),
-			frames: unsafe.Slice(cq.frames, cfg.Burst),
+			frames: cFrames(cq.frames, cfg.Burst),
 			tx:     unsafe.Slice((*uintptr)(unsafe.Pointer(cq.tx_mbufs)), cfg.Burst),
 		})
 	}
@@ -388,12 +388,15 @@ func (p *Port) Done() bool { return false }
 func (p *Port) RxBurst(q int, frames []port.Frame) int {
 	qu := p.queues[q]
 	n := int(C.sw_rx_burst(qu.handle, C.uint16_t(min(len(frames), len(qu.frames)))))
-	cf := qu.frames[:n]
-	frames = frames[:n]
-	for i := range cf {
-		frames[i] = port.Frame{Data: unsafe.Slice((*byte)(cf[i].data), int(cf[i].len)), Handle: uintptr(cf[i].mbuf)}
-	}
-	return n
+	return copy(frames, qu.frames[:n])
+}
+
+// RxInPlace is RxBurst into the queue's own frame array (port.InPlace):
+// the frames it returns are valid until the queue's next receive.
+func (p *Port) RxInPlace(q, max int) []port.Frame {
+	qu := p.queues[q]
+	n := int(C.sw_rx_burst(qu.handle, C.uint16_t(min(max, len(qu.frames)))))
+	return qu.frames[:n]
 }
 
 // TxBurst transmits frames on a TX queue and returns how many the device
@@ -405,9 +408,10 @@ func (p *Port) TxBurst(q int, frames []port.Frame) int {
 	sent := 0
 	for sent < len(frames) {
 		chunk := frames[sent:min(len(frames), sent+len(qu.tx))]
+		tx := qu.tx[:len(chunk)]
 		n := 0
 		for n < len(chunk) && chunk[n].Handle != 0 {
-			qu.tx[n] = chunk[n].Handle
+			tx[n] = chunk[n].Handle
 			n++
 		}
 		if n == 0 {

@@ -68,7 +68,7 @@ func (m *Mempool) Alloc(data []byte) (port.Frame, error) {
 	if C.sw_mbuf_from(m.p, (*C.uint8_t)(unsafe.Pointer(&data[0])), C.uint16_t(len(data)), &out) == 0 {
 		return port.Frame{}, fmt.Errorf("dpdk: mempool %s: no mbuf for %d bytes", m.name, len(data))
 	}
-	return port.Frame{Data: unsafe.Slice((*byte)(out.data), int(out.len)), Handle: uintptr(out.mbuf)}, nil
+	return *(*port.Frame)(unsafe.Pointer(&out)), nil
 }
 
 // Close frees the pool; every mbuf must have been returned to it.

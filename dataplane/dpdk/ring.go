@@ -26,8 +26,8 @@ import (
 type Ring struct {
 	r      *C.struct_sw_ring
 	name   string
-	enq    []uintptr           // over r.enq: the producer's burst array
-	frames []C.struct_sw_frame // over r.frames: the consumer's
+	enq    []uintptr    // over r.enq: the producer's burst array
+	frames []port.Frame // over r.frames: the consumer's (see cFrames)
 }
 
 // NewRing creates a ring named name (unique in the process) of size slots
@@ -48,7 +48,7 @@ func (e *EAL) NewRing(name string, size, burst, socket int) (*Ring, error) {
 		r:      r,
 		name:   name,
 		enq:    unsafe.Slice((*uintptr)(unsafe.Pointer(r.enq)), burst),
-		frames: unsafe.Slice(r.frames, burst),
+		frames: cFrames(r.frames, burst),
 	}, nil
 }
 
@@ -78,12 +78,7 @@ func (r *Ring) Enqueue(frames []port.Frame) int {
 // returns how many. One cgo call.
 func (r *Ring) Dequeue(frames []port.Frame) int {
 	n := int(C.sw_ring_dequeue(r.r, C.uint(min(len(frames), len(r.frames)))))
-	cf := r.frames[:n]
-	frames = frames[:n]
-	for i := range cf {
-		frames[i] = port.Frame{Data: unsafe.Slice((*byte)(cf[i].data), int(cf[i].len)), Handle: uintptr(cf[i].mbuf)}
-	}
-	return n
+	return copy(frames, r.frames[:n])
 }
 
 // Len is the number of frames in the ring.

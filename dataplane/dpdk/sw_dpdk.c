@@ -270,7 +270,9 @@ static inline uint16_t sw_fill_frames(struct rte_mbuf **mbufs, uint16_t n, struc
 		}
 		frames[out].data = rte_pktmbuf_mtod(m, void *);
 		frames[out].len = m->data_len;
+		frames[out].cap = m->data_len;
 		frames[out].mbuf = (uintptr_t)m;
+		frames[out].timestamp = 0;
 		out++;
 	}
 	return out;
@@ -364,7 +366,9 @@ uintptr_t sw_mbuf_from(struct rte_mempool *pool, const uint8_t *data, uint16_t l
 	memcpy(p, data, len);
 	out->data = p;
 	out->len = len;
+	out->cap = len;
 	out->mbuf = (uintptr_t)m;
+	out->timestamp = 0;
 	return (uintptr_t)m;
 }
 

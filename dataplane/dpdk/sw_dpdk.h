@@ -6,17 +6,22 @@
 #ifndef SW_DPDK_H
 #define SW_DPDK_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-// sw_frame is what a receive burst hands to Go for one mbuf: the data
-// pointer and length read in place, and the mbuf itself.
+// sw_frame is what a receive burst hands to Go for one mbuf: the data,
+// read in place, and the mbuf itself. It is laid out as Go's port.Frame
+// (the data as a Go slice header, cgo's GoSlice; the mbuf as the handle;
+// a zero timestamp), so that Go takes a burst's frames with one copy
+// (frame.go checks the layout when it compiles).
 struct sw_frame {
 	void *data;
-	uint32_t len;
-	uint32_t pad;
+	ptrdiff_t len;
+	ptrdiff_t cap;
 	uintptr_t mbuf;
+	int64_t timestamp;
 };
 
 // sw_queue is one RX/TX queue pair of a port with its preallocated burst

@@ -7,6 +7,7 @@
 package pipeline
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -43,6 +44,8 @@ type Binding struct {
 	// Redirect, when set, hands ICMP errors about another worker's
 	// connections to that worker (a port with RSS, one queue per worker).
 	Redirect *Redirect
+
+	inPlace port.InPlace // In, when it receives into frames of its own
 }
 
 // Clock gives a worker the time once per poll.
@@ -226,6 +229,10 @@ func NewWorker(cfg Config, bindings []Binding, tracker *conntrack.Tracker, rules
 	if cfg.Parse == (packet.Options{}) {
 		cfg.Parse.IPv4Checksum = packet.ChecksumVerifyNonZero
 	}
+	bindings = slices.Clone(bindings)
+	for i := range bindings {
+		bindings[i].inPlace, _ = bindings[i].In.(port.InPlace)
+	}
 	return &Worker{cfg: cfg, bindings: bindings, tracker: tracker, ruleset: ruleset, clock: clock, observer: obs,
 		requests: make(chan func(*conntrack.Tracker)),
 		defrag:   defrag.New(cfg.Defrag),
@@ -273,8 +280,15 @@ func (w *Worker) Done() bool {
 }
 
 func (w *Worker) pollBinding(b *Binding) int {
-	frames := w.frames[:w.cfg.Burst]
-	received := b.In.RxBurst(b.Queue, frames)
+	// The port's own frames where it has some (no copy), else w.frames.
+	var frames []port.Frame
+	if b.inPlace != nil {
+		frames = b.inPlace.RxInPlace(b.Queue, w.cfg.Burst)
+	} else {
+		frames = w.frames[:w.cfg.Burst]
+		frames = frames[:b.In.RxBurst(b.Queue, frames)]
+	}
+	received := len(frames)
 	w.counters.observeBurst(received)
 	n := received
 	if b.Spread != nil && n > 0 {

@@ -29,6 +29,15 @@ type Stats struct {
 	TxDropped          uint64 // handed to TxBurst but not sent (queue full)
 }
 
+// InPlace is implemented by ports that receive into a frame array of
+// their own (a DPDK queue's, in C memory): RxInPlace receives up to max
+// frames there and returns them, without RxBurst's copy into the
+// caller's frames. They are valid until the queue's next receive; the
+// caller may reorder and overwrite them.
+type InPlace interface {
+	RxInPlace(queue, max int) []Frame
+}
+
 // Port is a source and sink of frames. A queue is used by one worker only:
 // RxBurst and TxBurst on the same queue are never called concurrently.
 type Port interface {
