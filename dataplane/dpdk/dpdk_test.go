@@ -265,7 +265,10 @@ func TestReceiveFrames(t *testing.T) {
 				idle = time.Now()
 			}
 			for _, f := range frames {
-				if got < len(want) && !bytes.Equal(f.Data, want[got]) || f.Handle == 0 || f.Timestamp != 0 || cap(f.Data) != len(f.Data) {
+				if got == len(want) {
+					t.Fatalf("in place %v: more frames than the capture's %d", inPlace, len(want))
+				}
+				if !bytes.Equal(f.Data, want[got]) || f.Handle == 0 || f.Timestamp != 0 || cap(f.Data) != len(f.Data) {
 					t.Fatalf("in place %v: frame %d: %d bytes, handle %#x, timestamp %d; want %d bytes % x",
 						inPlace, got, len(f.Data), f.Handle, f.Timestamp, len(want[got]), want[got][:min(len(want[got]), 16)])
 				}

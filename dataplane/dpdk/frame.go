@@ -22,24 +22,25 @@ func cFrames(p *C.struct_sw_frame, n int) []port.Frame {
 }
 
 // struct sw_frame must be laid out as port.Frame, its data as Go's slice
-// header (three words, as cgo's GoSlice): frameMismatch sums the squared
+// header (three words, as cgo's GoSlice): mismatch sums the squared
 // differences of the sizes and offsets, and the array's length is
 // negative, so that the build fails, unless every one matches.
-const (
-	word = int(unsafe.Sizeof(uintptr(0)))
+func _() {
+	const (
+		word = int(unsafe.Sizeof(uintptr(0)))
 
-	dSize   = int(unsafe.Sizeof(port.Frame{})) - C.sizeof_struct_sw_frame
-	dData   = int(unsafe.Offsetof(C.struct_sw_frame{}.data))
-	dLenOff = int(unsafe.Offsetof(C.struct_sw_frame{}.len)) - word
-	dLen    = int(unsafe.Sizeof(C.struct_sw_frame{}.len)) - word
-	dCapOff = int(unsafe.Offsetof(C.struct_sw_frame{}.cap)) - 2*word
-	dCap    = int(unsafe.Sizeof(C.struct_sw_frame{}.cap)) - word
-	dHandle = int(unsafe.Offsetof(port.Frame{}.Handle)) - int(unsafe.Offsetof(C.struct_sw_frame{}.mbuf))
-	dTSOff  = int(unsafe.Offsetof(port.Frame{}.Timestamp)) - int(unsafe.Offsetof(C.struct_sw_frame{}.timestamp))
-	dTS     = int(unsafe.Sizeof(port.Frame{}.Timestamp)) - int(unsafe.Sizeof(C.struct_sw_frame{}.timestamp))
+		dSize   = int(unsafe.Sizeof(port.Frame{})) - C.sizeof_struct_sw_frame
+		dData   = int(unsafe.Offsetof(C.struct_sw_frame{}.data))
+		dLenOff = int(unsafe.Offsetof(C.struct_sw_frame{}.len)) - word
+		dLen    = int(unsafe.Sizeof(C.struct_sw_frame{}.len)) - word
+		dCapOff = int(unsafe.Offsetof(C.struct_sw_frame{}.cap)) - 2*word
+		dCap    = int(unsafe.Sizeof(C.struct_sw_frame{}.cap)) - word
+		dHandle = int(unsafe.Offsetof(port.Frame{}.Handle)) - int(unsafe.Offsetof(C.struct_sw_frame{}.mbuf))
+		dTSOff  = int(unsafe.Offsetof(port.Frame{}.Timestamp)) - int(unsafe.Offsetof(C.struct_sw_frame{}.timestamp))
+		dTS     = int(unsafe.Sizeof(port.Frame{}.Timestamp)) - int(unsafe.Sizeof(C.struct_sw_frame{}.timestamp))
 
-	frameMismatch = dSize*dSize + dData*dData + dLenOff*dLenOff + dLen*dLen + dCapOff*dCapOff +
-		dCap*dCap + dHandle*dHandle + dTSOff*dTSOff + dTS*dTS
-)
-
-var _ [-frameMismatch]struct{}
+		mismatch = dSize*dSize + dData*dData + dLenOff*dLenOff + dLen*dLen + dCapOff*dCapOff +
+			dCap*dCap + dHandle*dHandle + dTSOff*dTSOff + dTS*dTS
+	)
+	var _ [-mismatch]struct{}
+}
