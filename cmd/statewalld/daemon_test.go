@@ -20,7 +20,6 @@ import (
 	"github.com/statewall/statewall/config/configtest"
 	"github.com/statewall/statewall/dataplane/packet/packettest"
 	"github.com/statewall/statewall/dataplane/pipeline"
-	"github.com/statewall/statewall/dataplane/port/pcapport"
 	"github.com/statewall/statewall/dataplane/replay"
 )
 
@@ -203,24 +202,14 @@ type observerFunc func(o *pipeline.Outcome)
 
 func (f observerFunc) Observe(o *pipeline.Outcome) { f(o) }
 
+// readFrames is the data of every frame of a capture.
 func readFrames(t *testing.T, path string) [][]byte {
 	t.Helper()
-	r, err := pcapport.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	var out [][]byte
-	for {
-		d, _, _, err := r.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, append([]byte(nil), d...))
+	for _, f := range packettest.ReadCapture(t, path) {
+		out = append(out, f.Data)
 	}
+	return out
 }
 
 func sortFrames(fs [][]byte) {

@@ -5,10 +5,8 @@ package dpdk
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket/pcapgo"
-
+	"github.com/statewall/statewall/dataplane/packet/packettest"
 	"github.com/statewall/statewall/dataplane/port"
 	"github.com/statewall/statewall/dataplane/rss"
 )
@@ -160,46 +157,18 @@ func TestRingPairLoopback(t *testing.T) {
 	}
 }
 
-// sharedDir finds ../shared beside the repository root, skipping (or
-// failing under CI=true) when it is absent.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(shared); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared fixtures missing at %s (CI=true): %v", shared, err)
-		}
-		t.Skipf("shared fixtures absent at %s", shared)
-	}
-	return shared
-}
-
 // pcapTotals counts the packets and bytes of a capture.
 func pcapTotals(t *testing.T, path string) (packets, octets uint64) {
 	t.Helper()
-	for _, f := range pcapFrames(t, path) {
+	for _, f := range packettest.ReadCapture(t, path) {
 		packets++
-		octets += uint64(len(f))
+		octets += uint64(len(f.Data))
 	}
 	return packets, octets
 }
 
 func TestPcapToNull(t *testing.T) {
-	path := filepath.Join(sharedDir(t), "pcaps", "suricata-verify", "alg-ftp-all-data-ipv4.pcap")
+	path := filepath.Join(packettest.SharedDir(t), "pcaps", "suricata-verify", "alg-ftp-all-data-ipv4.pcap")
 	wantPkts, wantBytes := pcapTotals(t, path)
 	pool := newPool(t, 2047)
 	src := openStarted(t, "net_pcap0,rx_pcap="+path, PortConfig{Pool: pool})
@@ -247,8 +216,8 @@ func TestPcapToNull(t *testing.T) {
 // hand out every frame byte for byte, its mbuf as the handle and no
 // timestamp (struct sw_frame is laid out as port.Frame).
 func TestReceiveFrames(t *testing.T) {
-	path := filepath.Join(sharedDir(t), "pcaps", "suricata-verify", "alg-ftp-all-data-ipv4.pcap")
-	want := pcapFrames(t, path)
+	path := filepath.Join(packettest.SharedDir(t), "pcaps", "suricata-verify", "alg-ftp-all-data-ipv4.pcap")
+	want := packettest.ReadCapture(t, path)
 	pool := newPool(t, 2047)
 	for i, inPlace := range []bool{false, true} {
 		src := openStarted(t, fmt.Sprintf("net_pcap%d,rx_pcap=%s", 2+i, path), PortConfig{Pool: pool})
@@ -268,9 +237,9 @@ func TestReceiveFrames(t *testing.T) {
 				if got == len(want) {
 					t.Fatalf("in place %v: more frames than the capture's %d", inPlace, len(want))
 				}
-				if !bytes.Equal(f.Data, want[got]) || f.Handle == 0 || f.Timestamp != 0 || cap(f.Data) != len(f.Data) {
+				if w := want[got].Data; !bytes.Equal(f.Data, w) || f.Handle == 0 || f.Timestamp != 0 || cap(f.Data) != len(f.Data) {
 					t.Fatalf("in place %v: frame %d: %d bytes, handle %#x, timestamp %d; want %d bytes % x",
-						inPlace, got, len(f.Data), f.Handle, f.Timestamp, len(want[got]), want[got][:min(len(want[got]), 16)])
+						inPlace, got, len(f.Data), f.Handle, f.Timestamp, len(w), w[:min(len(w), 16)])
 				}
 				got++
 			}
@@ -279,31 +248,6 @@ func TestReceiveFrames(t *testing.T) {
 		if got != len(want) {
 			t.Errorf("in place %v: %d frames, capture has %d", inPlace, got, len(want))
 		}
-	}
-}
-
-// pcapFrames returns the frames of a classic pcap file.
-func pcapFrames(t *testing.T, path string) [][]byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var frames [][]byte
-	for {
-		data, _, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			return frames
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		frames = append(frames, data)
 	}
 }
 
@@ -498,28 +442,15 @@ func benchNullRxTx(b *testing.B, srcName, dstName string, register bool) {
 // data room: net_pcap chains them into multi-segment mbufs, which RxBurst
 // frees and counts instead of handing out.
 func TestMultiSegmentDropped(t *testing.T) {
-	path := filepath.Join(sharedDir(t), "pcaps", "suricata-verify", "alg-ftp-all-data-ipv4.pcap")
+	path := filepath.Join(packettest.SharedDir(t), "pcaps", "suricata-verify", "alg-ftp-all-data-ipv4.pcap")
 	wantPkts, _ := pcapTotals(t, path)
 	const room = 128 + 256 // headroom + 256 bytes of data
 	var big uint64
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		if len(data) > room-128 {
+	for _, f := range packettest.ReadCapture(t, path) {
+		if len(f.Data) > room-128 {
 			big++
 		}
 	}
-	f.Close()
 	if big == 0 {
 		t.Fatal("capture has no frame above 256 bytes")
 	}
