@@ -386,13 +386,12 @@ func (p *Port) Done() bool { return false }
 // sent (TxBurst) or released (Free). Multi-segment frames are dropped and
 // counted (QueueStats.RxMultiSeg).
 func (p *Port) RxBurst(q int, frames []port.Frame) int {
-	qu := p.queues[q]
-	n := int(C.sw_rx_burst(qu.handle, C.uint16_t(min(len(frames), len(qu.frames)))))
-	return copy(frames, qu.frames[:n])
+	return copy(frames, p.RxInPlace(q, len(frames)))
 }
 
-// RxInPlace is RxBurst into the queue's own frame array (port.InPlace):
-// the frames it returns are valid until the queue's next receive.
+// RxInPlace receives as RxBurst does, up to max frames, into the queue's
+// own frame array (port.InPlace), and returns them: they are valid until
+// the queue's next receive. RxBurst is RxInPlace and a copy.
 func (p *Port) RxInPlace(q, max int) []port.Frame {
 	qu := p.queues[q]
 	n := int(C.sw_rx_burst(qu.handle, C.uint16_t(min(max, len(qu.frames)))))
