@@ -36,8 +36,9 @@ for bin in "$@"; do
 	z=$(tx)
 	kill -INT "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	echo "$bin $(((z - a) / 5000)) kpps"
-	rates+=("$bin $(((z - a) / 5000))")
+	kpps=$(((z - a) / 5000))
+	echo "$bin $kpps kpps"
+	rates+=("$bin $kpps")
 done
 # Two builds in turn (A B A B ...): each pair's change from A to B and the
 # median of those. The machine's slow spells move both runs of a pair
