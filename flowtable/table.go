@@ -483,6 +483,20 @@ func (t *Table[K, V]) LookupHint(k K, h *Hint) Ref {
 	return t.lookupFrom(k, h.bucket, h.tag)
 }
 
+// FindHint is LookupHint returning the entry as well (nil when the key
+// is absent), for a caller that reads it at once.
+func (t *Table[K, V]) FindHint(k K, h *Hint) (Ref, *Entry[K, V]) {
+	if r := h.cand; r != 0 && uint32(r-1) < t.capacity {
+		if e := t.entry(r); e.Key == k {
+			return r, e
+		}
+	}
+	if r := t.lookupFrom(k, h.bucket, h.tag); r != 0 {
+		return r, t.entry(r)
+	}
+	return 0, nil
+}
+
 // Candidate is the entry ReadBucket found for h (0: none, or no longer a
 // slot of the table), for a caller that checks its key itself before
 // LookupHint (a key whose == is a call: Key6.Equal).

@@ -395,7 +395,11 @@ func (w *Worker) parseBurst(b *Binding, frames []port.Frame, rs *rules.Ruleset, 
 }
 
 // prefetchEntries is pass 1.5: the buckets are on their way, so it starts
-// loading the entries they point to, and pass 2 finds both in cache.
+// loading the entries they point to, and pass 2 finds both in cache. It
+// is never inlined: inlined into pollBinding it left its own per-packet
+// calls uninlined there (a call per packet, for one per burst saved).
+//
+//go:noinline
 func (w *Worker) prefetchEntries(n int) {
 	for i := 0; i < n; i++ {
 		switch k := w.kind[i]; {
@@ -654,39 +658,44 @@ func (w *Worker) fastPath(link packet.LinkType, perFrameLink bool, rs *rules.Rul
 }
 
 // processTCP4 decides the fate of frame i, which packet.ParseTCP4 read.
-// A segment of a replied connection whose verdict is cached (accept or
-// drop) is tracked and decided without the whole parse; every other
-// frame is parsed and takes the general path.
+// A segment of a replied connection is tracked without the whole parse
+// and, when its connection's verdict is cached (accept or drop), decided
+// by it; every other frame is parsed and takes the general path (as
+// tracked already, when the fast path tracked it).
 func (w *Worker) processTCP4(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
-	s, x := &w.fast[i], &w.est[i]
-	if w.tracker.FindEstablished4(now, s, x) {
-		if m, ok := w.cached(rs, *x.Cache(), x.Dir()); ok && m.Verdict != rules.Reject {
-			if w.tracker.TrackEstablished4(now, s, f.Data, x, &w.results[i]) {
-				if w.acceptedFast(m, uint64(len(f.Data))) {
-					return VerdictAccept
-				}
-				return w.establishedOutcome(rs, b, f, x.Dir(), m)
-			}
-			// INVALID: the ruleset decides on the whole packet.
-			return w.general(now, b, rs, i, f, true)
-		}
-	}
-	return w.general(now, b, rs, i, f, false)
-}
-
-// processUDP4 is processTCP4 for frame i, which packet.ParseUDP4 read: a
-// datagram of a replied connection whose verdict is cached is tracked and
-// decided without the whole parse (it is ESTABLISHED).
-func (w *Worker) processUDP4(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
 	x := &w.est[i]
-	if w.tracker.FindEstablishedUDP4(now, x) {
+	out := w.tracker.TrackEstablished4(now, &w.fast[i], f.Data, x, &w.results[i])
+	if out == conntrack.FastDeclined {
+		return w.general(now, b, rs, i, f, false)
+	}
+	if out != conntrack.FastInvalid { // ESTABLISHED
 		if m, ok := w.cached(rs, *x.Cache(), x.Dir()); ok && m.Verdict != rules.Reject {
-			w.tracker.TrackEstablishedUDP4(now, x)
 			if w.acceptedFast(m, uint64(len(f.Data))) {
 				return VerdictAccept
 			}
 			return w.establishedOutcome(rs, b, f, x.Dir(), m)
 		}
+		if out == conntrack.FastEstablished {
+			x.Result(&w.results[i])
+		}
+	}
+	// The ruleset decides on the whole packet.
+	return w.general(now, b, rs, i, f, true)
+}
+
+// processUDP4 is processTCP4 for frame i, which packet.ParseUDP4 read (a
+// datagram the fast path tracks is ESTABLISHED).
+func (w *Worker) processUDP4(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
+	x := &w.est[i]
+	if w.tracker.TrackEstablishedUDP4(now, x) == conntrack.FastEstablished {
+		if m, ok := w.cached(rs, *x.Cache(), x.Dir()); ok && m.Verdict != rules.Reject {
+			if w.acceptedFast(m, uint64(len(f.Data))) {
+				return VerdictAccept
+			}
+			return w.establishedOutcome(rs, b, f, x.Dir(), m)
+		}
+		x.Result(&w.results[i])
+		return w.general(now, b, rs, i, f, true)
 	}
 	return w.general(now, b, rs, i, f, false)
 }
@@ -728,39 +737,45 @@ func (w *Worker) process6(now uint32, b *Binding, rs *rules.Ruleset, i int, f *p
 
 // processTCP6 is processTCP4 for frame i, which packet.ParseTCP6 read.
 func (w *Worker) processTCP6(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
-	s, x := &w.fast6[i], &w.est6[i]
-	if w.tracker.FindEstablished6(now, s, x) {
-		if m, ok := w.cached(rs, *x.Cache(), x.Dir()); ok && m.Verdict != rules.Reject {
-			if w.tracker.TrackEstablished6(now, s, f.Data, x, &w.results[i]) {
-				if w.acceptedFast(m, uint64(len(f.Data))) {
-					return VerdictAccept
-				}
-				return w.establishedOutcome(rs, b, f, x.Dir(), m)
-			}
-			return w.general(now, b, rs, i, f, true)
-		}
-	}
-	return w.general(now, b, rs, i, f, false)
-}
-
-// processUDP6 is processUDP4 for frame i, which packet.ParseUDP6 read.
-func (w *Worker) processUDP6(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
 	x := &w.est6[i]
-	if w.tracker.FindEstablishedUDP6(now, x) {
+	out := w.tracker.TrackEstablished6(now, &w.fast6[i], f.Data, x, &w.results[i])
+	if out == conntrack.FastDeclined {
+		return w.general(now, b, rs, i, f, false)
+	}
+	if out != conntrack.FastInvalid { // ESTABLISHED
 		if m, ok := w.cached(rs, *x.Cache(), x.Dir()); ok && m.Verdict != rules.Reject {
-			w.tracker.TrackEstablishedUDP6(now, x)
 			if w.acceptedFast(m, uint64(len(f.Data))) {
 				return VerdictAccept
 			}
 			return w.establishedOutcome(rs, b, f, x.Dir(), m)
 		}
+		if out == conntrack.FastEstablished {
+			x.Result(&w.results[i])
+		}
+	}
+	// The ruleset decides on the whole packet.
+	return w.general(now, b, rs, i, f, true)
+}
+
+// processUDP6 is processUDP4 for frame i, which packet.ParseUDP6 read.
+func (w *Worker) processUDP6(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
+	x := &w.est6[i]
+	if w.tracker.TrackEstablishedUDP6(now, x) == conntrack.FastEstablished {
+		if m, ok := w.cached(rs, *x.Cache(), x.Dir()); ok && m.Verdict != rules.Reject {
+			if w.acceptedFast(m, uint64(len(f.Data))) {
+				return VerdictAccept
+			}
+			return w.establishedOutcome(rs, b, f, x.Dir(), m)
+		}
+		x.Result(&w.results[i])
+		return w.general(now, b, rs, i, f, true)
 	}
 	return w.general(now, b, rs, i, f, false)
 }
 
 // general parses fast-path frame i whole and decides it on the general
 // path; tracked says that its result slot holds the tracker's outcome
-// already (the fast path found it INVALID). It is never inlined: the
+// already (the fast path tracked it). It is never inlined: the
 // fast path's callers stay small enough to inline what is hot.
 //
 //go:noinline

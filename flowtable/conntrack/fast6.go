@@ -10,8 +10,8 @@ import (
 
 // The IPv6 fast path is the IPv4 one (fast.go) for segments and datagrams
 // packet.ParseTCP6 and ParseUDP6 read, in the same passes: BeginTCP6 or
-// BeginUDP6, Candidate6, FindEstablished6 or FindEstablishedUDP6, then
-// TrackEstablished6 or TrackEstablishedUDP6. Its functions are the IPv4
+// BeginUDP6, Candidate6, then TrackEstablished6 or TrackEstablishedUDP6.
+// Its functions are the IPv4
 // ones over the IPv6 table, written out again for the reason fast.go
 // gives: the pipeline inlines them, and a helper they shared would stay a
 // call per packet.
@@ -28,7 +28,7 @@ type Established6 struct {
 	dir ctstate.Dir
 }
 
-// Hash is the packet's Hash (for Track, when FindEstablished6 declines).
+// Hash is the packet's Hash (for Track, when the fast path declines it).
 func (x *Established6) Hash() uint64 { return x.hash }
 
 // Dir is the packet's direction in the connection.
@@ -63,62 +63,65 @@ func (t *Tracker) Candidate6(x *Established6) (first, last uintptr) {
 	return 0, 0
 }
 
-// FindEstablished6 is FindEstablished4 for a segment BeginTCP6 began.
-func (t *Tracker) FindEstablished6(now uint32, s *packet.TCP6, x *Established6) bool {
+// TrackEstablished6 is TrackEstablished4 for a segment BeginTCP6 began,
+// read from frame.
+func (t *Tracker) TrackEstablished6(now uint32, s *packet.TCP6, frame []byte, x *Established6, r *Result) FastOutcome {
 	if !tcpCheckFlags(s.Flags) {
-		return false
+		return FastDeclined
 	}
 	// The candidate's key is compared here: == on a Key6 calls
 	// runtime.memequal (LookupHint's compare), Equal does not.
 	ref := t.t6.tb.Candidate(&x.hint)
 	if ref == 0 || !t.t6.tb.Entry(ref).Key.Equal(&x.k) {
 		if ref = t.t6.tb.LookupHint(x.k, &x.hint); ref == 0 {
-			return false
+			return FastDeclined
 		}
 	}
 	e := t.t6.tb.Entry(ref)
 	if flowtable.Expired(e.Expires, now) || e.Flags&(FlagSeenReply|FlagHelper) != FlagSeenReply ||
 		(s.Flags&packet.TCPSyn != 0 && e.Value.tcpState() != TCPEstablished) {
-		return false
+		return FastDeclined
 	}
 	x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
-	return true
-}
-
-// FindEstablishedUDP6 is FindEstablishedUDP4 for a datagram BeginUDP6
-// began: FindEstablished6 for a segment with only ACK set.
-func (t *Tracker) FindEstablishedUDP6(now uint32, x *Established6) bool {
-	ack := packet.TCP6{Flags: packet.TCPAck}
-	return t.FindEstablished6(now, &ack, x)
-}
-
-// TrackEstablishedUDP6 is TrackEstablishedUDP4 for IPv6.
-func (t *Tracker) TrackEstablishedUDP6(now uint32, x *Established6) {
 	t.now = now
-	e := x.e
-	udpExisting(t, now, &e.Flags, &e.Expires, &e.Value, x.dir)
-}
-
-// TrackEstablished6 is TrackEstablished4 for a segment FindEstablished6
-// accepted, read from frame.
-func (t *Tracker) TrackEstablished6(now uint32, s *packet.TCP6, frame []byte, x *Established6, r *Result) (established bool) {
-	t.now = now
+	var opts []byte
+	if hl := int(s.HeaderLen); hl > packet.TCPMinSize {
+		opts = frame[packet.L4Off6+packet.TCPMinSize : packet.L4Off6+hl]
+	}
+	dir := int(x.dir)
+	if timeout, ok := t.tcp.ackEstablished(&e.Value, e.Flags, dir, s.Flags, s.Seq, s.Ack, s.PayloadLen, s.Window, sackOf(&e.Value, dir, opts, s.Ack)); ok {
+		e.Expires = now + timeout
+		e.Flags = e.Flags&^flowtable.FlagClosing | flowtable.FlagAssured | FlagSeenReply*uint8(dir&1)
+		return FastEstablished
+	}
 	var seg tcpSeg
 	fillSeg(&seg, s.Seq, s.Ack, s.Window, s.Flags, s.PayloadLen)
-	if hl := int(s.HeaderLen); hl > packet.TCPMinSize {
-		seg.opts = frame[packet.L4Off6+packet.TCPMinSize : packet.L4Off6+hl]
+	seg.opts = opts
+	return t.t6.tcpFast(t, now, x.ref, e, x.dir, &seg, r)
+}
+
+// TrackEstablishedUDP6 is TrackEstablishedUDP4 for a datagram BeginUDP6
+// began.
+func (t *Tracker) TrackEstablishedUDP6(now uint32, x *Established6) FastOutcome {
+	// The candidate's key is compared here: == on a Key6 calls
+	// runtime.memequal (LookupHint's compare), Equal does not.
+	ref := t.t6.tb.Candidate(&x.hint)
+	if ref == 0 || !t.t6.tb.Entry(ref).Key.Equal(&x.k) {
+		if ref = t.t6.tb.LookupHint(x.k, &x.hint); ref == 0 {
+			return FastDeclined
+		}
 	}
-	e := x.e
-	if timeout, ok := t.tcp.ackEstablished(&e.Value, e.Flags, int(x.dir), &seg, sackOf(&e.Value, int(x.dir), &seg)); ok {
-		e.Expires = now + timeout
-		e.Flags = e.Flags&^flowtable.FlagClosing | flowtable.FlagAssured | FlagSeenReply*uint8(x.dir&1)
-		return true
+	e := t.t6.tb.Entry(ref)
+	if flowtable.Expired(e.Expires, now) || e.Flags&(FlagSeenReply|FlagHelper) != FlagSeenReply {
+		return FastDeclined
 	}
-	*r = Result{fam: packet.FamilyIPv6, proto: packet.ProtoTCP}
-	t.t6.tcpExisting(t, now, x.ref, x.e, x.dir, &seg, r)
-	if r.State == ctstate.Invalid {
-		t.stats.invalid[r.Reason]++
-		return false
-	}
-	return true
+	x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
+	t.now = now
+	udpExisting(t, now, &e.Flags, &e.Expires, &e.Value, x.dir)
+	return FastEstablished
+}
+
+// Result is Established4.Result for IPv6.
+func (x *Established6) Result(r *Result) {
+	*r = fastResult(packet.FamilyIPv6, x.k.Proto(), x.dir, x.ref)
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // TestFastPathTakesEstablishedSegments checks which segments of a
-// conversation FindEstablished4 takes: none before the reply, the data
+// conversation TrackEstablished4 takes: none before the reply, the data
 // and ACKs after it, and SYNs only on an ESTABLISHED connection.
 func TestFastPathTakesEstablishedSegments(t *testing.T) {
 	tr := newTracker(t, nil)
@@ -30,10 +30,11 @@ func TestFastPathTakesEstablishedSegments(t *testing.T) {
 			t.Fatal("ParseTCP4 refused a conversation frame")
 		}
 		tr.BeginTCP4(&s, &x)
-		if tr.FindEstablished4(now, &s, &x) {
-			if tr.TrackEstablished4(now, &s, frame, &x, &r) {
-				r = Result{State: ctstate.Established, Dir: x.Dir()}
-			}
+		switch tr.TrackEstablished4(now, &s, frame, &x, &r) {
+		case FastEstablished:
+			x.Result(&r)
+			return true
+		case FastTracked, FastInvalid:
 			return true
 		}
 		if packet.Parse(frame, packet.LinkEthernet, &p) != packet.ReasonNone {
@@ -129,7 +130,7 @@ func TestAckEstablishedAgreesWithPacket(t *testing.T) {
 		fc, ff := c, flags
 		gc, gf := c, flags
 		var expires uint32
-		timeout, ok := cfg.ackEstablished(&fc, ff, dir, &seg, sackOf(&fc, dir, &seg))
+		timeout, ok := cfg.ackEstablished(&fc, ff, dir, seg.flags, seg.seq, seg.ack, uint16(seg.end-seg.seq), seg.win, sackOf(&fc, dir, seg.opts, seg.ack))
 		act, gTimeout, _ := cfg.packet(&gc, tcpCtx{&gf, &expires, 1000}, dir, &seg)
 		if !ok {
 			if fc != c {
@@ -184,12 +185,12 @@ func BenchmarkAckEstablished(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		for i := range conns {
-			if _, ok := cfg.ackEstablished(&cs[i], flags[i], 0, &data[i], data[i].ack); !ok {
+			if _, ok := cfg.ackEstablished(&cs[i], flags[i], 0, data[i].flags, data[i].seq, data[i].ack, uint16(data[i].end-data[i].seq), data[i].win, data[i].ack); !ok {
 				b.Fatal("data declined")
 			}
 		}
 		for i := range conns {
-			if _, ok := cfg.ackEstablished(&cs[i], flags[i], 1, &ack[i], ack[i].ack); !ok {
+			if _, ok := cfg.ackEstablished(&cs[i], flags[i], 1, ack[i].flags, ack[i].seq, ack[i].ack, uint16(ack[i].end-ack[i].seq), ack[i].win, ack[i].ack); !ok {
 				b.Fatal("ACK declined")
 			}
 			data[i].seq += 100
@@ -201,7 +202,7 @@ func BenchmarkAckEstablished(b *testing.B) {
 }
 
 // TestFastPathTakesRepliedDatagrams checks which datagrams of a UDP
-// exchange FindEstablishedUDP4 takes: not the query that creates the
+// exchange TrackEstablishedUDP4 takes: not the query that creates the
 // connection nor the first reply, every datagram after; and that the
 // connection becomes ASSURED (the stream timeout) two seconds after it
 // was created, as Track makes it.
@@ -223,8 +224,7 @@ func TestFastPathTakesRepliedDatagrams(t *testing.T) {
 			t.Fatal("ParseUDP4 refused an exchange frame")
 		}
 		tr.BeginUDP4(&u, &x)
-		if tr.FindEstablishedUDP4(now, &x) {
-			tr.TrackEstablishedUDP4(now, &x)
+		if tr.TrackEstablishedUDP4(now, &x) == FastEstablished {
 			return true
 		}
 		if packet.Parse(frame, packet.LinkEthernet, &p) != packet.ReasonNone {
