@@ -486,13 +486,23 @@ func (t *Table[K, V]) LookupHint(k K, h *Hint) Ref {
 // FindHint is LookupHint returning the entry as well (nil when the key
 // is absent), for a caller that reads it at once.
 func (t *Table[K, V]) FindHint(k K, h *Hint) (Ref, *Entry[K, V]) {
+	if r, e := t.CandidateEntry(k, h); e != nil {
+		return r, e
+	}
+	if r := t.lookupFrom(k, h.bucket, h.tag); r != 0 {
+		return r, t.entry(r)
+	}
+	return 0, nil
+}
+
+// CandidateEntry is the entry ReadBucket found for h when its key is k,
+// nil otherwise (k may be in the table still: FindHint looks it up). It
+// calls nothing.
+func (t *Table[K, V]) CandidateEntry(k K, h *Hint) (Ref, *Entry[K, V]) {
 	if r := h.cand; r != 0 && uint32(r-1) < t.capacity {
 		if e := t.entry(r); e.Key == k {
 			return r, e
 		}
-	}
-	if r := t.lookupFrom(k, h.bucket, h.tag); r != 0 {
-		return r, t.entry(r)
 	}
 	return 0, nil
 }

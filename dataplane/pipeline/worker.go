@@ -339,10 +339,14 @@ func (w *Worker) pollBinding(b *Binding) int {
 // The burst's passes are methods of their own, each small enough for
 // the compiler to inline its hot calls (with the profile, cmd/statewalld's
 // default.pgo): a function past the inliner's "big" size inlines nothing
-// hot, whatever the profile says.
+// hot, whatever the profile says. None of them is inlined into
+// pollBinding, which would then be that big (a call a burst, for a call
+// a packet saved).
 
 // parseBurst is pass 1: it parses every frame, and hashes and starts the
 // lookup of every frame the tracker will see (prefetching its bucket).
+//
+//go:noinline
 func (w *Worker) parseBurst(b *Binding, frames []port.Frame, rs *rules.Ruleset, prefetch bool) {
 	link := b.In.LinkType()
 	linker, perFrameLink := b.In.(frameLinker)
@@ -395,9 +399,7 @@ func (w *Worker) parseBurst(b *Binding, frames []port.Frame, rs *rules.Ruleset, 
 }
 
 // prefetchEntries is pass 1.5: the buckets are on their way, so it starts
-// loading the entries they point to, and pass 2 finds both in cache. It
-// is never inlined: inlined into pollBinding it left its own per-packet
-// calls uninlined there (a call per packet, for one per burst saved).
+// loading the entries they point to, and pass 2 finds both in cache.
 //
 //go:noinline
 func (w *Worker) prefetchEntries(n int) {
@@ -419,6 +421,8 @@ func (w *Worker) prefetchEntries(n int) {
 // decideBurst is pass 2: it tracks, classifies and acts on every frame in
 // arrival order, and gathers the accepted frames at the front of frames
 // and the others in w.drop (how many of each it returns).
+//
+//go:noinline
 func (w *Worker) decideBurst(b *Binding, frames []port.Frame, rs *rules.Ruleset, now uint32) (ntx, ndrop int) {
 	if !w.cfg.FrameClock {
 		w.expireFragments(now)
@@ -664,7 +668,10 @@ func (w *Worker) fastPath(link packet.LinkType, perFrameLink bool, rs *rules.Rul
 // tracked already, when the fast path tracked it).
 func (w *Worker) processTCP4(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
 	x := &w.est[i]
-	out := w.tracker.TrackEstablished4(now, &w.fast[i], f.Data, x, &w.results[i])
+	out := w.tracker.TrackEstablished4(now, &w.fast[i], f.Data, x)
+	if out == conntrack.FastCall {
+		out = w.tracker.TrackEstablishedCall4(now, &w.fast[i], f.Data, x, &w.results[i])
+	}
 	if out == conntrack.FastDeclined {
 		return w.general(now, b, rs, i, f, false)
 	}

@@ -87,6 +87,9 @@ const (
 	FastTracked
 	// FastInvalid: tracked, INVALID; the Result holds Track's.
 	FastInvalid
+	// FastCall: nothing changed, and what the packet needs takes a call
+	// (TrackEstablished4 makes none): TrackEstablishedCall4 takes it.
+	FastCall
 )
 
 // TrackEstablished4 finishes the lookup BeginTCP4 started for s, read
@@ -95,16 +98,51 @@ const (
 // seen a reply (so s is ESTABLISHED unless the TCP tracker makes it
 // INVALID), has no ALG helper (Confirm has nothing to do), and is not one
 // a SYN could reopen (a SYN is taken only in the ESTABLISHED TCP state,
-// where it is ignored or INVALID). Lookup and tracking are one call: two
-// cost the daemon 6% (the values a call spills, and the entry found
-// twice).
-func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x *Established4, r *Result) FastOutcome {
+// where it is ignored or INVALID).
+//
+// It calls nothing, so that it keeps its values in registers (a call
+// anywhere in it spills them all on every packet); what takes a call it
+// leaves unchanged and returns FastCall for: TrackEstablishedCall4 takes
+// the segment then.
+func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x *Established4) FastOutcome {
+	if !tcpCheckFlags(s.Flags) {
+		return FastDeclined
+	}
+	ref, e := t.t4.tb.CandidateEntry(x.k, &x.hint)
+	if e == nil {
+		return FastCall // not the lookup's candidate: a lookup finds it
+	}
+	if !fastTakes(e.Expires, e.Flags, now) || !e.Value.takesSegment(s.Flags) {
+		return FastDeclined
+	}
+	x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
+	dir := int(x.dir)
+	if hl := int(s.HeaderLen); hl > packet.TCPMinSize && e.Value.df[1-dir&1]&dfSACKPerm != 0 &&
+		!timestampOnly(frame[packet.TCP4Off+packet.TCPMinSize:packet.TCP4Off+hl]) {
+		return FastCall // SACK blocks, maybe
+	}
+	timeout, ok := t.tcp.ackEstablished(&e.Value, e.Flags, dir, s.Flags, s.Seq, s.Ack, s.PayloadLen, s.Window, s.Ack)
+	if !ok {
+		return FastCall
+	}
+	t.now = now
+	ackAccepted(&e.Flags, &e.Expires, now, timeout, dir)
+	return FastEstablished
+}
+
+// TrackEstablishedCall4 is TrackEstablished4 with the calls: it looks the
+// connection up, scans the SACK blocks, and tracks a segment other than
+// an in-window plain ACK with Track's own code. It takes any segment
+// TrackEstablished4 may take (for which that returned FastCall, say), and
+// never returns FastCall.
+//
+//go:noinline
+func (t *Tracker) TrackEstablishedCall4(now uint32, s *packet.TCP4, frame []byte, x *Established4, r *Result) FastOutcome {
 	if !tcpCheckFlags(s.Flags) {
 		return FastDeclined
 	}
 	ref, e := t.t4.tb.FindHint(x.k, &x.hint)
-	if e == nil || flowtable.Expired(e.Expires, now) || e.Flags&(FlagSeenReply|FlagHelper) != FlagSeenReply ||
-		(s.Flags&packet.TCPSyn != 0 && e.Value.tcpState() != TCPEstablished) {
+	if e == nil || !fastTakes(e.Expires, e.Flags, now) || !e.Value.takesSegment(s.Flags) {
 		return FastDeclined
 	}
 	x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
@@ -115,11 +153,7 @@ func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x 
 	}
 	dir := int(x.dir)
 	if timeout, ok := t.tcp.ackEstablished(&e.Value, e.Flags, dir, s.Flags, s.Seq, s.Ack, s.PayloadLen, s.Window, sackOf(&e.Value, dir, opts, s.Ack)); ok {
-		// What tcpExisting does after packet accepts such a segment.
-		e.Expires = now + timeout
-		// A reply sets FlagSeenReply, without a branch on the direction
-		// (random from one packet to the next).
-		e.Flags = e.Flags&^flowtable.FlagClosing | flowtable.FlagAssured | FlagSeenReply*uint8(dir&1)
+		ackAccepted(&e.Flags, &e.Expires, now, timeout, dir)
 		return FastEstablished
 	}
 	var seg tcpSeg
@@ -134,13 +168,36 @@ func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x 
 // did (FastEstablished, the only outcome but FastDeclined).
 func (t *Tracker) TrackEstablishedUDP4(now uint32, x *Established4) FastOutcome {
 	ref, e := t.t4.tb.FindHint(x.k, &x.hint)
-	if e == nil || flowtable.Expired(e.Expires, now) || e.Flags&(FlagSeenReply|FlagHelper) != FlagSeenReply {
+	if e == nil || !fastTakes(e.Expires, e.Flags, now) {
 		return FastDeclined
 	}
 	x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
 	t.now = now
 	udpExisting(t, now, &e.Flags, &e.Expires, &e.Value, x.dir)
 	return FastEstablished
+}
+
+// fastTakes reports whether the fast path takes packets of a connection
+// whose entry expires at expires and has flags: it has not expired, has
+// seen a reply and has no ALG helper.
+func fastTakes(expires uint32, flags uint8, now uint32) bool {
+	return !flowtable.Expired(expires, now) && flags&(FlagSeenReply|FlagHelper) == FlagSeenReply
+}
+
+// takesSegment reports whether the fast path takes a segment with flags
+// on c: not a SYN but in the ESTABLISHED state (where it is ignored or
+// INVALID), which could reopen the connection.
+func (c *Conn) takesSegment(flags uint8) bool {
+	return flags&packet.TCPSyn == 0 || c.tcpState() == TCPEstablished
+}
+
+// ackAccepted is what tcpExisting does after packet accepts a segment
+// ackEstablished took: the expiry, and the flags. A reply sets
+// FlagSeenReply, without a branch on the direction (random from one
+// packet to the next).
+func ackAccepted(flags *uint8, expires *uint32, now, timeout uint32, dir int) {
+	*expires = now + timeout
+	*flags = *flags&^flowtable.FlagClosing | flowtable.FlagAssured | FlagSeenReply*uint8(dir&1)
 }
 
 // Result writes to r what Track writes for a packet the fast path found

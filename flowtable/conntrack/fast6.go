@@ -78,8 +78,7 @@ func (t *Tracker) TrackEstablished6(now uint32, s *packet.TCP6, frame []byte, x 
 		}
 	}
 	e := t.t6.tb.Entry(ref)
-	if flowtable.Expired(e.Expires, now) || e.Flags&(FlagSeenReply|FlagHelper) != FlagSeenReply ||
-		(s.Flags&packet.TCPSyn != 0 && e.Value.tcpState() != TCPEstablished) {
+	if !fastTakes(e.Expires, e.Flags, now) || !e.Value.takesSegment(s.Flags) {
 		return FastDeclined
 	}
 	x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
@@ -90,8 +89,7 @@ func (t *Tracker) TrackEstablished6(now uint32, s *packet.TCP6, frame []byte, x 
 	}
 	dir := int(x.dir)
 	if timeout, ok := t.tcp.ackEstablished(&e.Value, e.Flags, dir, s.Flags, s.Seq, s.Ack, s.PayloadLen, s.Window, sackOf(&e.Value, dir, opts, s.Ack)); ok {
-		e.Expires = now + timeout
-		e.Flags = e.Flags&^flowtable.FlagClosing | flowtable.FlagAssured | FlagSeenReply*uint8(dir&1)
+		ackAccepted(&e.Flags, &e.Expires, now, timeout, dir)
 		return FastEstablished
 	}
 	var seg tcpSeg
@@ -112,7 +110,7 @@ func (t *Tracker) TrackEstablishedUDP6(now uint32, x *Established6) FastOutcome 
 		}
 	}
 	e := t.t6.tb.Entry(ref)
-	if flowtable.Expired(e.Expires, now) || e.Flags&(FlagSeenReply|FlagHelper) != FlagSeenReply {
+	if !fastTakes(e.Expires, e.Flags, now) {
 		return FastDeclined
 	}
 	x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)

@@ -30,7 +30,11 @@ func TestFastPathTakesEstablishedSegments(t *testing.T) {
 			t.Fatal("ParseTCP4 refused a conversation frame")
 		}
 		tr.BeginTCP4(&s, &x)
-		switch tr.TrackEstablished4(now, &s, frame, &x, &r) {
+		out := tr.TrackEstablished4(now, &s, frame, &x)
+		if out == FastCall {
+			out = tr.TrackEstablishedCall4(now, &s, frame, &x, &r)
+		}
+		switch out {
 		case FastEstablished:
 			x.Result(&r)
 			return true

@@ -216,7 +216,16 @@ func FuzzFastTrack(f *testing.F) {
 			case packet.ParseTCP4(frame, packet.Options{}, &s):
 				fast.BeginTCP4(&s, &x)
 				fast.Candidate4(&x)
-				out = fast.TrackEstablished4(now, &s, frame, &x, &rf)
+				// Every other segment goes straight to the Call form, and
+				// so does every segment the call-free form leaves to it
+				// or declines (the Call form declines it too, or must
+				// track it as Track does).
+				if i%2 == 0 {
+					out = fast.TrackEstablished4(now, &s, frame, &x)
+				}
+				if out == FastDeclined || out == FastCall {
+					out = fast.TrackEstablishedCall4(now, &s, frame, &x, &rf)
+				}
 			case packet.ParseUDP4(frame, packet.Options{}, &u):
 				fast.BeginUDP4(&u, &x)
 				fast.Candidate4(&x)

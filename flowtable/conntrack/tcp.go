@@ -203,6 +203,12 @@ func tcpOpts(p *packet.Parsed) []byte {
 func before(a, b uint32) bool { return int32(a-b) < 0 }
 func after(a, b uint32) bool  { return int32(b-a) < 0 }
 
+// timestampOnly reports whether the TCP options o are the common layout
+// of a timestamp alone (NOP, NOP, timestamp), which has no SACK block.
+func timestampOnly(o []byte) bool {
+	return len(o) == 12 && binary.BigEndian.Uint32(o) == 0x0101080a
+}
+
 // tcpCheckFlags is Linux's tcp_error flag check.
 func tcpCheckFlags(f uint8) bool { return tcpValidFlags[f&^tcpFlagsIgnored&63] }
 
@@ -261,8 +267,7 @@ func tcpOptions(c *Conn, d int, seg *tcpSeg) {
 // scanSACK returns the highest right edge of the SACK blocks in the TCP
 // options o after sack (Linux's tcp_sack).
 func scanSACK(o []byte, sack uint32) uint32 {
-	// The timestamp-only layout has no SACK.
-	if len(o) == 12 && o[0] == 1 && o[1] == 1 && o[2] == 8 && o[3] == 10 {
+	if timestampOnly(o) {
 		return sack
 	}
 	for i := 0; i < len(o); {
