@@ -158,8 +158,8 @@ type Worker struct {
 	udp6  [MaxBurst]packet.UDP6
 	est6  [MaxBurst]conntrack.Established6
 	// accepted counts the fast path's accepted packets of the current
-	// burst, added to the counters once at its end (see established).
-	accepted struct{ packets, bytes uint64 }
+	// burst, added to the counters once at its end (countAccepted).
+	accepted acceptedBurst
 	pf       prefetcher
 	hashes   [MaxBurst]uint64
 	results  [MaxBurst]conntrack.Result
@@ -873,7 +873,7 @@ func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Pa
 	if o.Verdict != VerdictAccept && res.Created {
 		w.tracker.Discard(res)
 	}
-	w.countRule(m.Rule, size)
+	w.countRule(m.Rule, 1, size)
 	return w.finish(o, size)
 }
 
@@ -888,9 +888,9 @@ func (w *Worker) begin(rs *rules.Ruleset, b *Binding, f *port.Frame) (*Outcome, 
 	return &w.outcome, size
 }
 
-// countRule counts a packet of size bytes decided by rule (NoRule: the
-// policy).
-func (w *Worker) countRule(rule int32, size uint64) {
+// countRule counts packets packets of size bytes in all decided by rule
+// (NoRule: the policy).
+func (w *Worker) countRule(rule int32, packets, size uint64) {
 	c := &w.counters
 	i := len(c.RulePackets) - 1 // the policy's slot
 	if rule >= 0 {
@@ -900,29 +900,38 @@ func (w *Worker) countRule(rule int32, size uint64) {
 		i = int(rule)
 	}
 	if i >= 0 {
-		c.RulePackets[i]++
+		c.RulePackets[i] += packets
 		c.RuleBytes[i] += size
 	}
 }
 
+// acceptedBurst is what the fast path accepted in a burst, all by one
+// rule (one rule, most often, accepts every established packet).
+type acceptedBurst struct {
+	packets, bytes uint64
+	rule           int32 // kept from burst to burst
+}
+
 // acceptedFast counts an ESTABLISHED packet of size bytes, which the fast
 // path tracked and whose verdict m came from the cache, and reports true,
-// when m accepts it and nobody reads its outcome: it goes with the
-// burst's other accepted ones (countAccepted). Otherwise it reports false
-// and establishedOutcome finishes the packet. It stays under the
-// inliner's budget (80) so that it inlines anywhere: in decideBurst,
-// where processTCP4 is inlined, the profile's hot call sites of
-// processTCP4 do not apply, and a larger helper was a call per packet.
-// That is also why each of the four fast paths calls establishedOutcome
-// itself when acceptedFast declines: one helper doing both would be over
-// the budget again (an outlined call alone counts 57 of the 80).
+// when m accepts it by the burst's rule (the first such packet's) and
+// nobody reads its outcome: it goes with the burst's other accepted ones
+// (countAccepted). Otherwise it reports false and establishedOutcome
+// finishes the packet. It stays under the inliner's budget (80) so that
+// it inlines anywhere: in decideBurst, where processTCP4 is inlined, the
+// profile's hot call sites of processTCP4 do not apply, and a larger
+// helper was a call per packet. That is also why each of the four fast
+// paths calls establishedOutcome itself when acceptedFast declines: one
+// helper doing both would be over the budget again (an outlined call
+// alone counts 57 of the 80).
 func (w *Worker) acceptedFast(m rules.Match, size uint64) bool {
-	if w.observer != nil || m.Verdict != rules.Accept {
+	a := &w.accepted
+	if w.observer != nil || m.Verdict != rules.Accept || m.Rule != a.rule && a.packets != 0 {
 		return false
 	}
-	w.accepted.packets++
-	w.accepted.bytes += size
-	w.countRule(m.Rule, size)
+	a.rule = m.Rule
+	a.packets++
+	a.bytes += size
 	return true
 }
 
@@ -944,7 +953,7 @@ func (w *Worker) establishedOutcome(rs *rules.Ruleset, b *Binding, f *port.Frame
 	} else {
 		o.Verdict, o.Reason = VerdictDrop, packet.ReasonRuleDrop
 	}
-	w.countRule(m.Rule, size)
+	w.countRule(m.Rule, 1, size)
 	return w.finish(o, size)
 }
 
@@ -996,7 +1005,8 @@ func (w *Worker) countAccepted(inPort uint16) {
 	c.ByState[ctstate.Established] += a.packets
 	c.CacheHits += a.packets
 	w.countVerdict(VerdictAccept, packet.ReasonNone, inPort, a.packets, a.bytes)
-	*a = struct{ packets, bytes uint64 }{}
+	w.countRule(a.rule, a.packets, a.bytes)
+	a.packets, a.bytes = 0, 0
 }
 
 // countVerdict counts packets packets of bytes bytes in all from port
