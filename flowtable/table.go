@@ -475,9 +475,7 @@ func (t *Table[K, V]) ReadBucket(h *Hint) uintptr {
 // LookupHint is Lookup for a key whose lookup h began (the table may have
 // changed since: the candidate is checked).
 func (t *Table[K, V]) LookupHint(k K, h *Hint) Ref {
-	// A free entry's key ends in deadKeyTail: it equals no key, so the
-	// candidate needs no look at the live bitmap (a cache line more).
-	if r := h.cand; r != 0 && uint32(r-1) < t.capacity && t.entry(r).Key == k {
+	if r, e := t.CandidateEntry(k, h); e != nil {
 		return r
 	}
 	return t.lookupFrom(k, h.bucket, h.tag)
@@ -499,6 +497,8 @@ func (t *Table[K, V]) FindHint(k K, h *Hint) (Ref, *Entry[K, V]) {
 // nil otherwise (k may be in the table still: FindHint looks it up). It
 // calls nothing.
 func (t *Table[K, V]) CandidateEntry(k K, h *Hint) (Ref, *Entry[K, V]) {
+	// A free entry's key ends in deadKeyTail: it equals no key, so the
+	// candidate needs no look at the live bitmap (a cache line more).
 	if r := h.cand; r != 0 && uint32(r-1) < t.capacity {
 		if e := t.entry(r); e.Key == k {
 			return r, e

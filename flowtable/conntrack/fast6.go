@@ -11,10 +11,9 @@ import (
 // The IPv6 fast path is the IPv4 one (fast.go) for segments and datagrams
 // packet.ParseTCP6 and ParseUDP6 read, in the same passes: BeginTCP6 or
 // BeginUDP6, Candidate6, then TrackEstablished6 or TrackEstablishedUDP6.
-// Its functions are the IPv4
-// ones over the IPv6 table, written out again for the reason fast.go
-// gives: the pipeline inlines them, and a helper they shared would stay a
-// call per packet.
+// Its functions are the IPv4 ones over the IPv6 table, written out again
+// for the reason fast.go gives: the pipeline inlines them, and a helper
+// they shared would stay a call per packet.
 
 // Established6 is Established4 for IPv6.
 type Established6 struct {
