@@ -34,6 +34,7 @@ type rawDataplane struct {
 	Hugepages  any `toml:"hugepages"`
 	EALArgs    any `toml:"eal_args"`
 	IPv4Sum    any `toml:"ipv4_checksum"`
+	Offload    any `toml:"checksum_offload"`
 }
 
 type rawPort struct {
@@ -271,6 +272,7 @@ func (d *decoder) dataplane(dp *Dataplane, r *rawDataplane) {
 	dp.Hugepages = d.boolean("dataplane.hugepages", r.Hugepages, true)
 	dp.EALArgs = d.strList("dataplane.eal_args", r.EALArgs)
 	dp.IPv4ChecksumZeroOK = d.oneOf("dataplane.ipv4_checksum", r.IPv4Sum, "verify", "verify", "zero-ok") == "zero-ok"
+	dp.ChecksumOffload = d.boolean("dataplane.checksum_offload", r.Offload, true)
 }
 
 func (d *decoder) ports(cfg *Config, raw []rawPort) {

@@ -41,6 +41,9 @@ type Dataplane struct {
 	// transmit offload never filled in (captures taken on the sender)
 	// instead of a wrong one, which ip_rcv drops.
 	IPv4ChecksumZeroOK bool
+	// ChecksumOffload has the NICs verify IPv4, TCP and UDP checksums on
+	// receipt where they can; the firewall then does not sum those again.
+	ChecksumOffload bool
 }
 
 // Port holds one [[port]] entry.

@@ -29,6 +29,9 @@
 //	                               # does; "zero-ok" also takes 0 (sender-side captures, whose
 //	                               # transmit offload never filled the field); replay always
 //	                               # takes 0, as captures are often sender-side
+//	checksum_offload = true        # NICs verify IPv4, TCP and UDP checksums on receipt where
+//	                               # they can (DPDK RX offload); those found correct are not
+//	                               # summed again (Linux's CHECKSUM_UNNECESSARY)
 //
 //	[[port]]                       # repeated; the order gives the port index (0, 1, ...)
 //	name = "lan"                   # required, unique

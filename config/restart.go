@@ -21,6 +21,7 @@ var restartOnly = []struct {
 	{"dataplane.ipv4_checksum", func(a, b *Config) bool {
 		return a.Dataplane.IPv4ChecksumZeroOK == b.Dataplane.IPv4ChecksumZeroOK
 	}},
+	{"dataplane.checksum_offload", func(a, b *Config) bool { return a.Dataplane.ChecksumOffload == b.Dataplane.ChecksumOffload }},
 	{"conntrack.vlan_zones", func(a, b *Config) bool { return a.Conntrack.VLANZones == b.Conntrack.VLANZones }},
 	{"conntrack.max_flows", func(a, b *Config) bool { return a.Conntrack.MaxFlows == b.Conntrack.MaxFlows }},
 	{"alg.ftp.enabled", func(a, b *Config) bool { return a.FTP.Enabled == b.FTP.Enabled }},

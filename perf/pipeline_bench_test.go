@@ -13,6 +13,7 @@ import (
 	"github.com/statewall/statewall/dataplane/engine"
 	"github.com/statewall/statewall/dataplane/metrics"
 	"github.com/statewall/statewall/dataplane/pipeline"
+	"github.com/statewall/statewall/dataplane/port"
 	"github.com/statewall/statewall/dataplane/port/memport"
 	"github.com/statewall/statewall/flowtable/arena"
 	"github.com/statewall/statewall/flowtable/conntrack"
@@ -61,7 +62,7 @@ func setup(b *testing.B, n int, cfg pipeline.Config) (*pipeline.Worker, *engine.
 // (the ruleset must accept them all), then returns a worker that loops
 // over steady, after one pass over it: every flow's entry warm, every
 // verdict cached.
-func warmWorker(b *testing.B, cfg pipeline.Config, shared *engine.Shared, tr *conntrack.Tracker, setUp, steady [][]byte) *pipeline.Worker {
+func warmWorker(b *testing.B, cfg pipeline.Config, shared *engine.Shared, tr *conntrack.Tracker, setUp, steady [][]byte, opts ...memport.Option) *pipeline.Worker {
 	b.Helper()
 	clk := &clock{ms: 1000}
 	out := memport.New("out", nil)
@@ -75,7 +76,7 @@ func warmWorker(b *testing.B, cfg pipeline.Config, shared *engine.Shared, tr *co
 	if got.ByVerdict[pipeline.VerdictAccept] != uint64(len(setUp)) {
 		b.Fatalf("setup accepted %d of %d frames", got.ByVerdict[pipeline.VerdictAccept], len(setUp))
 	}
-	w = pipeline.NewWorker(cfg, []pipeline.Binding{{In: memport.New("in", steady, memport.Loop()), Out: out}}, tr, shared.Ruleset, clk, nil)
+	w = pipeline.NewWorker(cfg, []pipeline.Binding{{In: memport.New("in", steady, append(opts, memport.Loop())...), Out: out}}, tr, shared.Ruleset, clk, nil)
 	for i := 0; i < len(steady)/cfg.Burst+1; i++ {
 		w.Poll()
 	}
@@ -189,6 +190,36 @@ func benchPipeline(b *testing.B, v6 bool, flows func(n int) (setUp, steady [][]b
 				report(b, pkts)
 			})
 		}
+	}
+}
+
+// BenchmarkPipelineChecksum is BenchmarkPipeline at 10k flows with TCP
+// checksums verified ([conntrack] checksum = true, as Linux's
+// nf_conntrack_checksum): summed in software (nic=false), or found correct
+// by the NIC's receive offload (nic=true: every frame marked so).
+func BenchmarkPipelineChecksum(b *testing.B) {
+	const n = 10_000
+	for _, nic := range []bool{false, true} {
+		b.Run(fmt.Sprintf("nic=%v", nic), func(b *testing.B) {
+			shared, tr := newTracker(b, n, false)
+			steady := traffic.Established(n)
+			var opts []memport.Option
+			if nic {
+				marks := make([]port.Verified, len(steady))
+				for i := range marks {
+					marks[i] = port.VerifiedIPv4 | port.VerifiedL4
+				}
+				opts = append(opts, memport.Verified(marks))
+			}
+			w := warmWorker(b, pipeline.Config{Burst: 32, VerifyChecksums: true}, shared, tr, traffic.Handshakes(n), steady, opts...)
+			b.ReportAllocs()
+			b.ResetTimer()
+			pkts := 0
+			for i := 0; i < b.N; i++ {
+				pkts += w.Poll()
+			}
+			report(b, pkts)
+		})
 	}
 }
 

@@ -197,13 +197,13 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 			}
 		}
 		p, err := eal.OpenPort(pc.Device, dpdk.PortConfig{RxQueues: q, TxQueues: txq, Pool: pool,
-			Burst: cfg.Dataplane.Burst, Promiscuous: true, RSS: q > 1})
+			Burst: cfg.Dataplane.Burst, Promiscuous: true, RSS: q > 1, ChecksumOffload: cfg.Dataplane.ChecksumOffload})
 		if err != nil {
 			return fmt.Errorf("port %s (%s): %w", pc.Name, pc.Device, err)
 		}
 		ports[i] = p
 		logger.Info("port", "name", pc.Name, "device", pc.Device, "driver", p.Info().Driver, "rx_queues", p.RxQueues(),
-			"tx_queues", p.TxQueues(), "rss", p.RSS())
+			"tx_queues", p.TxQueues(), "rss", p.RSS(), "checksum_offload", strings.Join(p.ChecksumOffloads(), ","))
 	}
 
 	shared, err := engine.NewShared(cfg, ctrl.Pointer())

@@ -157,6 +157,101 @@ func TestRingPairLoopback(t *testing.T) {
 	}
 }
 
+// TestRxChecksumFlags sends mbufs marked as a NIC's checksum offload marks
+// them through a net_ring pair: the received frames say which checksums
+// were found correct, and nothing else (a bad or unknown one, or any of a
+// tunnel packet, whose flags are its inner headers').
+func TestRxChecksumFlags(t *testing.T) {
+	pool := newPool(t, 255)
+	rp, err := testEAL.NewRingPortPair("csumA", "csumB", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// net_ring has no checksum offload: asking for it enables nothing, and
+	// its frames say nothing of the mbufs' flags (a net_ring carries what
+	// its sender marked) until the queues read them as an offloading
+	// device's do.
+	cfg := PortConfig{Pool: pool, Burst: 32, ChecksumOffload: true}
+	a := openStarted(t, rp.A, cfg)
+	b := openStarted(t, rp.B, cfg)
+	t.Cleanup(rp.Close)
+	if got := b.ChecksumOffloads(); len(got) != 0 {
+		t.Errorf("net_ring checksum offloads %v, want none", got)
+	}
+	f, err := pool.Alloc(testFrame(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	markRxChecksums(f, 1, 1, false)
+	if a.TxBurst(0, []port.Frame{f}) != 1 {
+		t.Fatal("not sent")
+	}
+	got := b.RxInPlace(0, 32)
+	if len(got) != 1 {
+		t.Fatalf("received %d frames, sent 1", len(got))
+	}
+	if got[0].Verified != 0 {
+		t.Errorf("without offload: verified %b", got[0].Verified)
+	}
+	b.Free(got)
+	for _, p := range []*Port{a, b} {
+		for _, q := range p.queues {
+			q.q.rx_cksum = 1
+		}
+	}
+	cases := []struct {
+		ip, l4 int
+		tunnel bool
+		want   port.Verified
+	}{
+		{0, 0, false, 0},
+		{1, 0, false, port.VerifiedIPv4},
+		{0, 1, false, port.VerifiedL4},
+		{1, 1, false, port.VerifiedIPv4 | port.VerifiedL4},
+		{-1, 1, false, port.VerifiedL4},
+		{1, -1, false, port.VerifiedIPv4},
+		{-1, -1, false, 0},
+		{1, 1, true, 0},
+	}
+	tx := make([]port.Frame, len(cases))
+	for i, c := range cases {
+		if tx[i], err = pool.Alloc(testFrame(i)); err != nil {
+			t.Fatal(err)
+		}
+		if tx[i].Verified != 0 {
+			t.Fatalf("allocated frame verified %b", tx[i].Verified)
+		}
+		markRxChecksums(tx[i], c.ip, c.l4, c.tunnel)
+	}
+	if sent := a.TxBurst(0, tx); sent != len(tx) {
+		t.Fatalf("sent %d of %d", sent, len(tx))
+	}
+	rx := make([]port.Frame, 32)
+	n := b.RxBurst(0, rx)
+	if n != len(cases) {
+		t.Fatalf("received %d of %d", n, len(cases))
+	}
+	for i, c := range cases {
+		if rx[i].Verified != c.want {
+			t.Errorf("ip %d, l4 %d, tunnel %v: verified %b, want %b", c.ip, c.l4, c.tunnel, rx[i].Verified, c.want)
+		}
+	}
+	// In place, as the pipeline receives.
+	for i := range cases {
+		markRxChecksums(rx[i], 1, 1, false)
+	}
+	if sent := b.TxBurst(0, rx[:n]); sent != n {
+		t.Fatalf("sent back %d of %d", sent, n)
+	}
+	back := a.RxInPlace(0, 32)
+	for i := range back {
+		if back[i].Verified != port.VerifiedIPv4|port.VerifiedL4 {
+			t.Errorf("frame %d in place: verified %b", i, back[i].Verified)
+		}
+	}
+	a.Free(back)
+}
+
 // pcapTotals counts the packets and bytes of a capture.
 func pcapTotals(t *testing.T, path string) (packets, octets uint64) {
 	t.Helper()

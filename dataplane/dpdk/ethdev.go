@@ -60,7 +60,15 @@ type PortConfig struct {
 	// whether it was.
 	RSS bool
 	MTU int // 0 leaves the device default
+	// ChecksumOffload has the device verify IPv4 header, TCP and UDP
+	// checksums on receipt, those of them it can (Port.ChecksumOffloads);
+	// the frames then say which were correct (port.Frame.Verified).
+	ChecksumOffload bool
 }
+
+// rxChecksumOffloads are the receive checksum offloads ChecksumOffload
+// asks for.
+const rxChecksumOffloads = C.RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | C.RTE_ETH_RX_OFFLOAD_TCP_CKSUM | C.RTE_ETH_RX_OFFLOAD_UDP_CKSUM
 
 // DevInfo describes an ethdev.
 type DevInfo struct {
@@ -138,6 +146,7 @@ type Port struct {
 	rss     bool
 	rssKey  []byte
 	rssHF   uint64
+	rxOff   uint64 // receive offloads enabled (RTE_ETH_RX_OFFLOAD_*)
 	promisc bool
 	started bool
 	closed  bool
@@ -235,6 +244,10 @@ func (e *EAL) OpenPort(devargs string, cfg PortConfig) (*Port, error) {
 		cc.rss, cc.rss_hf = 1, C.uint64_t(hf)
 		p.rss, p.rssKey, p.rssHF = true, key, hf
 	}
+	if cfg.ChecksumOffload {
+		p.rxOff = p.info.RxOffloads & rxChecksumOffloads
+		cc.rx_offloads = C.uint64_t(p.rxOff)
+	}
 	socket := p.info.Socket
 	if socket < 0 {
 		socket = C.SOCKET_ID_ANY
@@ -259,6 +272,9 @@ func (e *EAL) OpenPort(devargs string, cfg PortConfig) (*Port, error) {
 		cq := C.sw_queue_new(C.uint16_t(id), C.uint16_t(i), C.uint16_t(cfg.Burst), C.int(socket))
 		if cq == nil {
 			return fail(fmt.Errorf("dpdk: port %s queue %d: %w", p.name, i, syscall.ENOMEM))
+		}
+		if p.rxOff != 0 {
+			cq.rx_cksum = 1
 		}
 		p.queues = append(p.queues, &queue{
 			q:      cq,
@@ -373,6 +389,22 @@ func (p *Port) TxQueues() int { return p.ntx }
 // queues; when false, one worker reads the port and distributes frames by
 // software hash (see Ring).
 func (p *Port) RSS() bool { return p.rss }
+
+// ChecksumOffloads names the checksums the device verifies on receipt
+// (PortConfig.ChecksumOffload): "ipv4", "tcp", "udp"; none when it
+// verifies none or was not asked to.
+func (p *Port) ChecksumOffloads() []string {
+	var names []string
+	for _, o := range []struct {
+		bit  uint64
+		name string
+	}{{C.RTE_ETH_RX_OFFLOAD_IPV4_CKSUM, "ipv4"}, {C.RTE_ETH_RX_OFFLOAD_TCP_CKSUM, "tcp"}, {C.RTE_ETH_RX_OFFLOAD_UDP_CKSUM, "udp"}} {
+		if p.rxOff&o.bit != 0 {
+			names = append(names, o.name)
+		}
+	}
+	return names
+}
 
 // LinkType is Ethernet: ethdevs carry Ethernet frames.
 func (p *Port) LinkType() packet.LinkType { return packet.LinkEthernet }

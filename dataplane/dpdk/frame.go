@@ -22,7 +22,8 @@ func cFrames(p *C.struct_sw_frame, n int) []port.Frame {
 }
 
 // struct sw_frame must be laid out as port.Frame, its data as Go's slice
-// header (three words, as cgo's GoSlice): mismatch sums the squared
+// header (three words, as cgo's GoSlice), and SW_VERIFIED_* must be the
+// port.Verified bits: mismatch sums the squared
 // differences of the sizes and offsets, and the array's length is
 // negative, so that the build fails, unless every one matches.
 func _() {
@@ -38,9 +39,14 @@ func _() {
 		dHandle = int(unsafe.Offsetof(port.Frame{}.Handle)) - int(unsafe.Offsetof(C.struct_sw_frame{}.mbuf))
 		dTSOff  = int(unsafe.Offsetof(port.Frame{}.Timestamp)) - int(unsafe.Offsetof(C.struct_sw_frame{}.timestamp))
 		dTS     = int(unsafe.Sizeof(port.Frame{}.Timestamp)) - int(unsafe.Sizeof(C.struct_sw_frame{}.timestamp))
+		dVerOff = int(unsafe.Offsetof(port.Frame{}.Verified)) - int(unsafe.Offsetof(C.struct_sw_frame{}.verified))
+		dVer    = int(unsafe.Sizeof(port.Frame{}.Verified)) - int(unsafe.Sizeof(C.struct_sw_frame{}.verified))
+		dIPv4   = int(port.VerifiedIPv4) - C.SW_VERIFIED_IPV4
+		dL4     = int(port.VerifiedL4) - C.SW_VERIFIED_L4
 
 		mismatch = dSize*dSize + dData*dData + dLenOff*dLenOff + dLen*dLen + dCapOff*dCapOff +
-			dCap*dCap + dHandle*dHandle + dTSOff*dTSOff + dTS*dTS
+			dCap*dCap + dHandle*dHandle + dTSOff*dTSOff + dTS*dTS + dVerOff*dVerOff + dVer*dVer +
+			dIPv4*dIPv4 + dL4*dL4
 	)
 	var _ [-mismatch]struct{}
 }

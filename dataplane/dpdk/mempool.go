@@ -71,6 +71,17 @@ func (m *Mempool) Alloc(data []byte) (port.Frame, error) {
 	return *(*port.Frame)(unsafe.Pointer(&out)), nil
 }
 
+// markRxChecksums sets the RX checksum flags of f's mbuf as a NIC with
+// checksum offload would (ip, l4: 1 good, -1 bad, 0 unknown; tunnel: a
+// tunnel packet the NIC parsed), for tests of the receive path.
+func markRxChecksums(f port.Frame, ip, l4 int, tunnel bool) {
+	t := 0
+	if tunnel {
+		t = 1
+	}
+	C.sw_mbuf_set_rx_cksum(C.uintptr_t(f.Handle), C.int(ip), C.int(l4), C.int(t))
+}
+
 // Close frees the pool; every mbuf must have been returned to it.
 func (m *Mempool) Close() {
 	if m.p != nil {

@@ -121,6 +121,7 @@ int sw_port_configure(uint16_t port, const struct sw_port_conf *c, struct rte_me
 		conf.rx_adv_conf.rss_conf.rss_key_len = c->key_len;
 		conf.rx_adv_conf.rss_conf.rss_hf = c->rss_hf;
 	}
+	conf.rxmode.offloads = c->rx_offloads;
 	int ret = rte_eth_dev_configure(port, c->nb_rxq, c->nb_txq, &conf);
 	if (ret != 0)
 		return ret;
@@ -255,9 +256,22 @@ void sw_queue_free(struct sw_queue *q) {
 	free(q);
 }
 
+// sw_verified says which of m's checksums the NIC found correct
+// (SW_VERIFIED_*). The RX offload flags of a tunnel packet the NIC parsed
+// are its inner headers', not the ones conntrack reads: none counts.
+static inline uint8_t sw_verified(const struct rte_mbuf *m) {
+	uint64_t f = m->ol_flags;
+	if (unlikely((m->packet_type & RTE_PTYPE_TUNNEL_MASK) != 0))
+		return 0;
+	return ((f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD ? SW_VERIFIED_IPV4 : 0) |
+	       ((f & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD ? SW_VERIFIED_L4 : 0);
+}
+
 // sw_fill_frames turns n received mbufs into frames, freeing (and
-// counting) multi-segment ones. It returns the number of frames.
-static inline uint16_t sw_fill_frames(struct rte_mbuf **mbufs, uint16_t n, struct sw_frame *frames, uint64_t *multiseg) {
+// counting) multi-segment ones. It returns the number of frames. With
+// cksum (a constant where it is inlined) it reads which checksums the NIC
+// verified; without, the frames say none.
+static inline uint16_t sw_fill_frames(struct rte_mbuf **mbufs, uint16_t n, struct sw_frame *frames, uint64_t *multiseg, int cksum) {
 	uint16_t out = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = mbufs[i];
@@ -273,6 +287,7 @@ static inline uint16_t sw_fill_frames(struct rte_mbuf **mbufs, uint16_t n, struc
 		frames[out].cap = m->data_len;
 		frames[out].mbuf = (uintptr_t)m;
 		frames[out].timestamp = 0;
+		frames[out].verified = cksum ? sw_verified(m) : 0;
 		out++;
 	}
 	return out;
@@ -285,7 +300,9 @@ uint16_t sw_rx_burst(uintptr_t qh, uint16_t n) {
 	uint16_t got = rte_eth_rx_burst(q->port, q->queue, q->rx_mbufs, n);
 	if (got == 0)
 		return 0;
-	return sw_fill_frames(q->rx_mbufs, got, q->frames, &q->rx_multiseg);
+	if (q->rx_cksum)
+		return sw_fill_frames(q->rx_mbufs, got, q->frames, &q->rx_multiseg, 1);
+	return sw_fill_frames(q->rx_mbufs, got, q->frames, &q->rx_multiseg, 0);
 }
 
 uint16_t sw_tx_burst(uintptr_t qh, uint16_t n) {
@@ -348,7 +365,7 @@ unsigned sw_ring_dequeue(struct sw_ring *r, unsigned n) {
 		n = r->cap;
 	unsigned got = rte_ring_sc_dequeue_burst(r->ring, r->deq, n, NULL);
 	uint64_t multiseg = 0; // rings carry what RX accepted: single segments
-	return sw_fill_frames((struct rte_mbuf **)r->deq, got, r->frames, &multiseg);
+	return sw_fill_frames((struct rte_mbuf **)r->deq, got, r->frames, &multiseg, 1);
 }
 
 unsigned sw_ring_count(struct sw_ring *r) { return rte_ring_count(r->ring); }
@@ -369,7 +386,16 @@ uintptr_t sw_mbuf_from(struct rte_mempool *pool, const uint8_t *data, uint16_t l
 	out->cap = len;
 	out->mbuf = (uintptr_t)m;
 	out->timestamp = 0;
+	out->verified = 0;
 	return (uintptr_t)m;
+}
+
+void sw_mbuf_set_rx_cksum(uintptr_t mh, int ip, int l4, int tunnel) {
+	struct rte_mbuf *m = (struct rte_mbuf *)mh;
+	m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
+	m->ol_flags |= ip > 0 ? RTE_MBUF_F_RX_IP_CKSUM_GOOD : ip < 0 ? RTE_MBUF_F_RX_IP_CKSUM_BAD : RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN;
+	m->ol_flags |= l4 > 0 ? RTE_MBUF_F_RX_L4_CKSUM_GOOD : l4 < 0 ? RTE_MBUF_F_RX_L4_CKSUM_BAD : RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN;
+	m->packet_type = tunnel ? (RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_TUNNEL_VXLAN) : 0;
 }
 
 // sw_ring_port_pair creates two net_ring ethdevs joined back to back: what

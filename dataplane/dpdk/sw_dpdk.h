@@ -14,15 +14,22 @@
 // sw_frame is what a receive burst hands to Go for one mbuf: the data,
 // read in place, and the mbuf itself. It is laid out as Go's port.Frame
 // (the data as a Go slice header, cgo's GoSlice; the mbuf as the handle;
-// a zero timestamp), so that Go takes a burst's frames with one copy
-// (frame.go checks the layout when it compiles).
+// a zero timestamp; the checksums the NIC verified), so that Go takes a
+// burst's frames with one copy (frame.go checks the layout when it
+// compiles).
 struct sw_frame {
 	void *data;
 	ptrdiff_t len;
 	ptrdiff_t cap;
 	uintptr_t mbuf;
 	int64_t timestamp;
+	uint8_t verified; // SW_VERIFIED_* (port.Verified)
+	uint8_t pad[7];
 };
+
+// The checksums a NIC found correct (port.VerifiedIPv4, port.VerifiedL4).
+#define SW_VERIFIED_IPV4 1
+#define SW_VERIFIED_L4 2
 
 // sw_queue is one RX/TX queue pair of a port with its preallocated burst
 // arrays (C memory, so the Go side allocates nothing per burst). Only the
@@ -31,7 +38,7 @@ struct sw_queue {
 	uint16_t port;
 	uint16_t queue;
 	uint16_t cap;
-	uint16_t pad;
+	uint16_t rx_cksum;    // the port verifies checksums: read the mbufs' RX flags
 	uint64_t rx_multiseg; // multi-segment frames freed on receive
 	struct rte_mbuf **rx_mbufs;
 	struct rte_mbuf **tx_mbufs;
@@ -60,6 +67,7 @@ struct sw_port_conf {
 	uint8_t key[64];
 	uint8_t key_len;
 	uint32_t mtu;     // 0 = leave the device default
+	uint64_t rx_offloads; // RTE_ETH_RX_OFFLOAD_* to enable (the device has them)
 };
 
 // sw_dev_info is the part of rte_eth_dev_info the Go side reports.
@@ -121,6 +129,10 @@ unsigned sw_ring_enqueue(struct sw_ring *r, unsigned n);
 unsigned sw_ring_dequeue(struct sw_ring *r, unsigned n);
 unsigned sw_ring_count(struct sw_ring *r);
 
+// sw_mbuf_set_rx_cksum marks an mbuf's IPv4 and L4 checksums as a NIC's
+// RX offload does (1 good, -1 bad, 0 unknown), and its packet type as a
+// tunnel's when tunnel is set (tests of the receive path).
+void sw_mbuf_set_rx_cksum(uintptr_t m, int ip, int l4, int tunnel);
 uintptr_t sw_mbuf_from(struct rte_mempool *pool, const uint8_t *data, uint16_t len, struct sw_frame *out);
 
 int sw_ring_port_pair(const char *a, const char *b, unsigned size, int socket, struct rte_ring **ab, struct rte_ring **ba);

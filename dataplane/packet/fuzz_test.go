@@ -104,6 +104,9 @@ func checkFast4(t *testing.T, frame []byte, opt Options) {
 			p.TCP.HeaderLen != s.HeaderLen || p.PayloadLen != s.PayloadLen) {
 		t.Fatalf("fast parser (TCP %+v, UDP %+v) disagrees with ParseWith %+v", s, u, p)
 	}
+	if ok := L4ChecksumOK4(frame); ok != TransportChecksumOK(&p) {
+		t.Fatalf("L4ChecksumOK4 %v, TransportChecksumOK %v", ok, !ok)
+	}
 }
 
 // checkFast6 is checkFast4 for ParseTCP6 and ParseUDP6.
@@ -131,6 +134,9 @@ func checkFast6(t *testing.T, frame []byte, opt Options) {
 		tcp && (p.TCP.Seq != s.Seq || p.TCP.Ack != s.Ack || p.TCP.Window != s.Window || p.TCP.Flags != s.Flags ||
 			p.TCP.HeaderLen != s.HeaderLen || p.PayloadLen != s.PayloadLen) {
 		t.Fatalf("fast parser (TCP %+v, UDP %+v) disagrees with ParseWith %+v", s, u, p)
+	}
+	if ok := L4ChecksumOK6(frame); ok != TransportChecksumOK(&p) {
+		t.Fatalf("L4ChecksumOK6 %v, TransportChecksumOK %v", ok, !ok)
 	}
 }
 

@@ -351,23 +351,28 @@ func (w *Worker) parseBurst(b *Binding, frames []port.Frame, rs *rules.Ruleset, 
 	link := b.In.LinkType()
 	linker, perFrameLink := b.In.(frameLinker)
 	fast := w.fastPath(link, perFrameLink, rs)
+	// With checksums verified, a frame whose checksum the NIC did not
+	// find correct takes the fast path only when its sum is right (a
+	// wrong one is INVALID: the general path says so).
+	verify := w.cfg.VerifyChecksums
 	for i := range frames {
 		if fast {
-			if packet.ParseTCP4(frames[i].Data, w.cfg.Parse, &w.fast[i]) {
+			opt := frameOptions(w.cfg.Parse, &frames[i])
+			if packet.ParseTCP4(frames[i].Data, opt, &w.fast[i]) && (!verify || l4SumOK(&frames[i], false)) {
 				w.kind[i] = kindTCP4
 				if a := w.tracker.BeginTCP4(&w.fast[i], &w.est[i]); prefetch {
 					w.pf.add(a)
 				}
 				continue
 			}
-			if packet.ParseUDP4(frames[i].Data, w.cfg.Parse, &w.udp[i]) {
+			if packet.ParseUDP4(frames[i].Data, opt, &w.udp[i]) && (!verify || l4SumOK(&frames[i], false)) {
 				w.kind[i] = kindUDP4
 				if a := w.tracker.BeginUDP4(&w.udp[i], &w.est[i]); prefetch {
 					w.pf.add(a)
 				}
 				continue
 			}
-			if w.parseFast6(i, frames[i].Data, prefetch) {
+			if w.parseFast6(i, &frames[i], prefetch, verify) {
 				continue
 			}
 		}
@@ -377,7 +382,7 @@ func (w *Worker) parseBurst(b *Binding, frames []port.Frame, rs *rules.Ruleset, 
 		if perFrameLink {
 			l = linker.FrameLink(i)
 		}
-		r := packet.ParseWith(frames[i].Data, l, w.cfg.Parse, p)
+		r := packet.ParseWith(frames[i].Data, l, frameOptions(w.cfg.Parse, &frames[i]), p)
 		w.results[i].Reason = r
 		if b.Redirect != nil && r == packet.ReasonNone {
 			if o := b.Redirect.owner(p); o >= 0 && o != b.Redirect.Self {
@@ -654,11 +659,45 @@ const (
 )
 
 // fastPath reports whether this burst's frames may take the fast path
-// (processTCP4, processUDP4 and their IPv6 forms): Ethernet framing, verdicts cached, and nothing that
-// needs the whole parse of every packet (checksums, notrack rules).
+// (processTCP4, processUDP4 and their IPv6 forms): Ethernet framing,
+// verdicts cached, and no notrack rules (which need the whole parse of
+// every packet).
 func (w *Worker) fastPath(link packet.LinkType, perFrameLink bool, rs *rules.Ruleset) bool {
-	return link == packet.LinkEthernet && !perFrameLink && !w.cfg.NoVerdictCache &&
-		!w.cfg.VerifyChecksums && !rs.HasNoTrack()
+	return link == packet.LinkEthernet && !perFrameLink && !w.cfg.NoVerdictCache && !rs.HasNoTrack()
+}
+
+// frameOptions are the parse options for f: its IPv4 header checksum is
+// not summed again when the NIC found it correct.
+func frameOptions(opt packet.Options, f *port.Frame) packet.Options {
+	if f.Verified&port.VerifiedIPv4 != 0 {
+		opt.IPv4Checksum = packet.ChecksumIgnore
+	}
+	return opt
+}
+
+// l4SumOK reports whether the TCP or UDP checksum of f, a frame the fast
+// path's parsers took (IPv6 ones with v6), is right: the NIC found it so,
+// or its sum says so. Never inlined: the parse loop calls it only when
+// checksums are verified, and stays the size at which the compiler
+// inlines its other calls.
+//
+//go:noinline
+func l4SumOK(f *port.Frame, v6 bool) bool {
+	switch {
+	case f.Verified&port.VerifiedL4 != 0:
+		return true
+	case v6:
+		return packet.L4ChecksumOK6(f.Data)
+	}
+	return packet.L4ChecksumOK4(f.Data)
+}
+
+// l4Verified reports whether the NIC found p's TCP or UDP checksum
+// correct: f is the frame p was parsed from (not a datagram reassembled
+// from fragments, whose sum no NIC saw).
+func (w *Worker) l4Verified(p *packet.Parsed, f *port.Frame) bool {
+	return f.Verified&port.VerifiedL4 != 0 && p != &w.reasm && !p.Fragment.Is &&
+		(p.Tuple.Proto == packet.ProtoTCP || p.Tuple.Proto == packet.ProtoUDP)
 }
 
 // processTCP4 decides the fate of frame i, which packet.ParseTCP4 read.
@@ -708,20 +747,22 @@ func (w *Worker) processUDP4(now uint32, b *Binding, rs *rules.Ruleset, i int, f
 }
 
 // parseFast6 is parseBurst's IPv6 fast path for frame i: it reads the
-// frame with packet.ParseTCP6 or ParseUDP6, begins its lookup and reports
-// whether it did. It is never inlined, so that parseBurst stays the size
+// frame with packet.ParseTCP6 or ParseUDP6 (with verify, only when its
+// TCP or UDP checksum is right), begins its lookup and reports whether it
+// did. It is never inlined, so that parseBurst stays the size
 // at which the compiler inlines its IPv4 calls.
 //
 //go:noinline
-func (w *Worker) parseFast6(i int, frame []byte, prefetch bool) bool {
-	if packet.ParseTCP6(frame, &w.fast6[i]) {
+func (w *Worker) parseFast6(i int, f *port.Frame, prefetch, verify bool) bool {
+	frame := f.Data
+	if packet.ParseTCP6(frame, &w.fast6[i]) && (!verify || l4SumOK(f, true)) {
 		w.kind[i] = kindTCP6
 		if a := w.tracker.BeginTCP6(&w.fast6[i], &w.est6[i]); prefetch {
 			w.pf.add(a)
 		}
 		return true
 	}
-	if packet.ParseUDP6(frame, &w.udp6[i]) {
+	if packet.ParseUDP6(frame, &w.udp6[i]) && (!verify || l4SumOK(f, true)) {
 		w.kind[i] = kindUDP6
 		if a := w.tracker.BeginUDP6(&w.udp6[i], &w.est6[i]); prefetch {
 			w.pf.add(a)
@@ -827,7 +868,7 @@ func (w *Worker) process(now uint32, b *Binding, rs *rules.Ruleset, p *packet.Pa
 		o.Tracked = true
 		o.State, o.Reason = ctstate.Invalid, res.Reason
 		res.State = ctstate.Invalid
-	case w.cfg.VerifyChecksums && !packet.TransportChecksumOK(p):
+	case w.cfg.VerifyChecksums && !w.l4Verified(p, f) && !packet.TransportChecksumOK(p):
 		o.Tracked = true
 		o.State, o.Reason = ctstate.Invalid, packet.ReasonBadChecksum
 		res.State, res.Reason = ctstate.Invalid, packet.ReasonBadChecksum

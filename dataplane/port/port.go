@@ -18,7 +18,25 @@ type Frame struct {
 	// file ports; 0 where the port has no timestamps (the worker's clock
 	// is used instead).
 	Timestamp int64
+	// Verified says which of the frame's checksums the NIC verified and
+	// found correct (DPDK RX checksum offload); the pipeline does not sum
+	// those again. 0 where the port cannot say: it verifies them itself.
+	Verified Verified
 }
+
+// Verified is a set of checksums a NIC verified as correct on receipt.
+// Only correct ones are reported: a checksum the NIC found wrong, or did
+// not look at, the pipeline verifies (and drops or marks INVALID) itself,
+// as Linux does with a driver's CHECKSUM_NONE.
+type Verified uint8
+
+const (
+	// VerifiedIPv4 is the IPv4 header checksum of an IPv4 packet.
+	VerifiedIPv4 Verified = 1 << iota
+	// VerifiedL4 is the TCP or UDP checksum of an unfragmented packet
+	// (Linux's CHECKSUM_UNNECESSARY).
+	VerifiedL4
+)
 
 // Stats are a port's own counters, read by the metrics collector.
 type Stats struct {

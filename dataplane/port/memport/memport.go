@@ -15,6 +15,7 @@ type Port struct {
 	link   packet.LinkType
 	frames [][]byte
 	stamps []int64
+	marks  []port.Verified
 	next   int
 	loop   bool
 
@@ -35,6 +36,10 @@ func Record() Option { return func(p *Port) { p.record = true } }
 
 // Timestamps gives each frame a capture time in nanoseconds.
 func Timestamps(ts []int64) Option { return func(p *Port) { p.stamps = ts } }
+
+// Verified says which checksums a NIC would have found correct in each
+// frame (port.Frame.Verified).
+func Verified(v []port.Verified) Option { return func(p *Port) { p.marks = v } }
 
 // WithLink sets the framing of the frames (Ethernet by default).
 func WithLink(l packet.LinkType) Option { return func(p *Port) { p.link = l } }
@@ -67,9 +72,12 @@ func (p *Port) RxBurst(_ int, frames []port.Frame) int {
 		f := &frames[n]
 		f.Data = p.frames[p.next]
 		f.Handle = uintptr(p.next)
-		f.Timestamp = 0
+		f.Timestamp, f.Verified = 0, 0
 		if p.next < len(p.stamps) {
 			f.Timestamp = p.stamps[p.next]
+		}
+		if p.next < len(p.marks) {
+			f.Verified = p.marks[p.next]
 		}
 		p.stats.RxPackets++
 		p.stats.RxBytes += uint64(len(f.Data))
