@@ -219,6 +219,7 @@ func runDaemon(ctx context.Context, opts daemonOptions, logger *slog.Logger, std
 				l, err := p.Link()
 				return err == nil && l.Up
 			},
+			ChecksumOffloads: p.ChecksumOffloads(),
 			XStats: func() []metrics.XStat {
 				xs, err := p.XStats()
 				if err != nil {

@@ -24,6 +24,9 @@ type PortHandle struct {
 	Up func() bool
 	// XStats reads the driver's extended statistics (nil: none).
 	XStats func() []metrics.XStat
+	// ChecksumOffloads names the checksums the device verifies on
+	// receipt ("ipv4", "tcp", "udp").
+	ChecksumOffloads []string
 }
 
 // Runtime is a running engine: its shared parts, its workers and its
@@ -87,7 +90,7 @@ func (r *Runtime) WorkerCounters(i int, dst *metrics.Counters) {
 func (r *Runtime) Ports() []metrics.PortInfo {
 	out := make([]metrics.PortInfo, 0, len(r.PortList))
 	for _, p := range r.PortList {
-		pi := metrics.PortInfo{Name: p.Port.Name(), Up: true, Stats: p.Port.Stats()}
+		pi := metrics.PortInfo{Name: p.Port.Name(), Up: true, Stats: p.Port.Stats(), ChecksumOffloads: p.ChecksumOffloads}
 		if p.Up != nil {
 			pi.Up = p.Up()
 		}

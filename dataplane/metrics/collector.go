@@ -26,8 +26,8 @@ type descs struct {
 
 	rejectsSent, rejectsLimited, handedOver, handOverDropped, logged, logDropped *prometheus.Desc
 
-	portUp, portRxPackets, portRxBytes, portTxPackets, portTxBytes *prometheus.Desc
-	portRxMissed, portRxErrors, portTxErrors, portTxDropped, xstat *prometheus.Desc
+	portUp, portRxPackets, portRxBytes, portTxPackets, portTxBytes            *prometheus.Desc
+	portRxMissed, portRxErrors, portTxErrors, portTxDropped, xstat, portCksum *prometheus.Desc
 
 	ftEntries, ftCapacity, ftMemory, ftInserts, ftEvictions, ftExpiries, ftFull, ftTCP *prometheus.Desc
 
@@ -66,6 +66,7 @@ func newDescs() *descs {
 		portTxErrors:  desc("port_tx_errors_total", "Packets the port failed to transmit.", "port"),
 		portTxDropped: desc("port_tx_dropped_total", "Packets handed to the port but not sent (queue full).", "port"),
 		xstat:         desc("port_xstats_total", "The port driver's extended statistics (DPDK xstats).", "port", "name"),
+		portCksum:     desc("port_checksum_offload", "Checksums the port's NIC verifies on receipt (1 each; none without the offload).", "port", "checksum"),
 
 		ftEntries:   desc("flowtable_entries", "Connections in a worker's table, by protocol.", "worker", "proto"),
 		ftCapacity:  desc("flowtable_capacity", "Connections a worker's table can hold.", "worker"),
@@ -97,7 +98,7 @@ func (d *descs) all() []*prometheus.Desc {
 		d.packets, d.bytes, d.drops, d.ctState, d.notTracked, d.cacheHits, d.txDropped, d.burst,
 		d.rejectsSent, d.rejectsLimited, d.handedOver, d.handOverDropped, d.logged, d.logDropped,
 		d.portUp, d.portRxPackets, d.portRxBytes, d.portTxPackets, d.portTxBytes,
-		d.portRxMissed, d.portRxErrors, d.portTxErrors, d.portTxDropped, d.xstat,
+		d.portRxMissed, d.portRxErrors, d.portTxErrors, d.portTxDropped, d.xstat, d.portCksum,
 		d.ftEntries, d.ftCapacity, d.ftMemory, d.ftInserts, d.ftEvictions, d.ftExpiries, d.ftFull, d.ftTCP,
 		d.expCurrent, d.expCapacity, d.expCreated, d.expMatched, d.expExpired, d.expRefused,
 		d.rulePackets, d.ruleBytes, d.rulesetGen,
@@ -274,6 +275,9 @@ func (c *Collector) collectPorts(ch chan<- prometheus.Metric, ports []PortInfo) 
 			}
 			seen[x.Name] = true
 			counter(ch, d.xstat, x.Value, p.Name, x.Name)
+		}
+		for _, k := range p.ChecksumOffloads {
+			gauge(ch, d.portCksum, 1, p.Name, k)
 		}
 	}
 }

@@ -35,7 +35,8 @@ func (f *fakeSource) WorkerCounters(i int, dst *Counters) {
 func (f *fakeSource) Ports() []PortInfo {
 	return []PortInfo{
 		{Name: "p0", Up: true, Stats: port.Stats{RxPackets: 100, RxMissed: 3, TxErrors: 1},
-			XStats: []XStat{{"rx_good_packets", 100}, {"rx_good_packets", 1}, {"tx_good_packets", 90}}},
+			XStats:           []XStat{{"rx_good_packets", 100}, {"rx_good_packets", 1}, {"tx_good_packets", 90}},
+			ChecksumOffloads: []string{"ipv4", "tcp", "udp"}},
 		{Name: "p1", Stats: port.Stats{TxPackets: 90}},
 	}
 }
@@ -187,6 +188,7 @@ func TestCollectorLabelSets(t *testing.T) {
 		"statewall_drops_total":            2 * (packet.NumReasons - 1),
 		"statewall_ct_state_packets_total": 2 * ctstate.NumStates,
 		"statewall_port_xstats_total":      2, // the duplicate name is dropped
+		"statewall_port_checksum_offload":  3, // p1 has none
 		"statewall_flowtable_tcp_entries":  2,
 		"statewall_rule_bytes_total":       3,
 	}

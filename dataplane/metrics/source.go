@@ -73,6 +73,9 @@ type PortInfo struct {
 	// XStats are the driver's extended statistics (DPDK xstats) as name and
 	// value pairs; names are fixed by the driver, so the label is bounded.
 	XStats []XStat
+	// ChecksumOffloads names the checksums the NIC verifies on receipt
+	// ("ipv4", "tcp", "udp"; none without the offload).
+	ChecksumOffloads []string
 }
 
 // XStat is one extended port statistic.
