@@ -121,6 +121,17 @@ func newTracker(b *testing.B, n int, v6 bool) (*engine.Shared, *conntrack.Tracke
 	return shared, tr
 }
 
+// pollTimed polls w b.N times, timed, and reports the packet rate.
+func pollTimed(b *testing.B, w *pipeline.Worker) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	pkts := 0
+	for i := 0; i < b.N; i++ {
+		pkts += w.Poll()
+	}
+	report(b, pkts)
+}
+
 func report(b *testing.B, pkts int) {
 	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds()/1e6, "Mpps")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(pkts), "ns/pkt")
@@ -180,14 +191,7 @@ func benchPipeline(b *testing.B, v6 bool, flows func(n int) (setUp, steady [][]b
 			b.Run(fmt.Sprintf("flows=%d/cache=%v", n, cache), func(b *testing.B) {
 				shared, tr := newTracker(b, n, v6)
 				setUp, steady := flows(n)
-				w := warmWorker(b, pipeline.Config{Burst: 32, NoVerdictCache: !cache}, shared, tr, setUp, steady)
-				b.ReportAllocs()
-				b.ResetTimer()
-				pkts := 0
-				for i := 0; i < b.N; i++ {
-					pkts += w.Poll()
-				}
-				report(b, pkts)
+				pollTimed(b, warmWorker(b, pipeline.Config{Burst: 32, NoVerdictCache: !cache}, shared, tr, setUp, steady))
 			})
 		}
 	}
@@ -211,14 +215,7 @@ func BenchmarkPipelineChecksum(b *testing.B) {
 				}
 				opts = append(opts, memport.Verified(marks))
 			}
-			w := warmWorker(b, pipeline.Config{Burst: 32, VerifyChecksums: true}, shared, tr, traffic.Handshakes(n), steady, opts...)
-			b.ReportAllocs()
-			b.ResetTimer()
-			pkts := 0
-			for i := 0; i < b.N; i++ {
-				pkts += w.Poll()
-			}
-			report(b, pkts)
+			pollTimed(b, warmWorker(b, pipeline.Config{Burst: 32, VerifyChecksums: true}, shared, tr, traffic.Handshakes(n), steady, opts...))
 		})
 	}
 }

@@ -57,6 +57,20 @@ func newPool(t testing.TB, n int) *Mempool {
 	return p
 }
 
+// ringPair opens and starts two net_ring ports joined back to back (rings
+// of 64 slots, which hold 63 frames), closed when the test ends.
+func ringPair(t testing.TB, nameA, nameB string, cfg PortConfig) (a, b *Port) {
+	t.Helper()
+	rp, err := testEAL.NewRingPortPair(nameA, nameB, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = openStarted(t, rp.A, cfg)
+	b = openStarted(t, rp.B, cfg)
+	t.Cleanup(rp.Close) // after the ports' cleanups (LIFO)
+	return a, b
+}
+
 func openStarted(t testing.TB, devargs string, cfg PortConfig) *Port {
 	t.Helper()
 	p, err := testEAL.OpenPort(devargs, cfg)
@@ -95,14 +109,7 @@ func TestRingPairLoopback(t *testing.T) {
 	pool := newPool(t, 1023)
 	// Rings of 64 slots hold 63 frames: the rest of a 100-frame burst is
 	// a counted TX drop.
-	rp, err := testEAL.NewRingPortPair("ringA", "ringB", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := PortConfig{Pool: pool, Burst: 128, Promiscuous: true}
-	a := openStarted(t, rp.A, cfg)
-	b := openStarted(t, rp.B, cfg)
-	t.Cleanup(rp.Close) // after the ports' cleanups (LIFO)
+	a, b := ringPair(t, "ringA", "ringB", PortConfig{Pool: pool, Burst: 128, Promiscuous: true})
 
 	const n = 100
 	tx := make([]port.Frame, n)
@@ -163,18 +170,11 @@ func TestRingPairLoopback(t *testing.T) {
 // tunnel packet, whose flags are its inner headers').
 func TestRxChecksumFlags(t *testing.T) {
 	pool := newPool(t, 255)
-	rp, err := testEAL.NewRingPortPair("csumA", "csumB", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// net_ring has no checksum offload: asking for it enables nothing, and
 	// its frames say nothing of the mbufs' flags (a net_ring carries what
 	// its sender marked) until the queues read them as an offloading
 	// device's do.
-	cfg := PortConfig{Pool: pool, Burst: 32, ChecksumOffload: true}
-	a := openStarted(t, rp.A, cfg)
-	b := openStarted(t, rp.B, cfg)
-	t.Cleanup(rp.Close)
+	a, b := ringPair(t, "csumA", "csumB", PortConfig{Pool: pool, Burst: 32, ChecksumOffload: true})
 	if got := b.ChecksumOffloads(); len(got) != 0 {
 		t.Errorf("net_ring checksum offloads %v, want none", got)
 	}
