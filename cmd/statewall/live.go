@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -132,10 +133,14 @@ func (l *liveCmd) doStatus(interval time.Duration, out string) error {
 		fmt.Fprintf(w, "last reload error: %s\n", st.Reload.LastError)
 	}
 	fmt.Fprintf(w, "rates over %v\n\n", st.Interval.Round(time.Millisecond))
-	fmt.Fprintln(w, "PORT\tUP\tRX PKT/S\tRX MBIT/S\tTX PKT/S\tTX MBIT/S\tRX MISSED\tRX ERRORS\tTX ERRORS\tTX DROPPED\t")
+	fmt.Fprintln(w, "PORT\tUP\tRX PKT/S\tRX MBIT/S\tTX PKT/S\tTX MBIT/S\tRX MISSED\tRX ERRORS\tTX ERRORS\tTX DROPPED\tNIC CHECKSUMS\t")
 	for _, p := range st.Ports {
-		fmt.Fprintf(w, "%s\t%s\t%.0f\t%.1f\t%.0f\t%.1f\t%d\t%d\t%d\t%d\t\n", p.Name, yesNo(p.Up),
-			p.RxPacketsRate, p.RxBitsRate/1e6, p.TxPacketsRate, p.TxBitsRate/1e6, p.RxMissed, p.RxErrors, p.TxErrors, p.TxDropped)
+		nic := strings.Join(p.ChecksumOffload, ",")
+		if nic == "" {
+			nic = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%.0f\t%.1f\t%.0f\t%.1f\t%d\t%d\t%d\t%d\t%s\t\n", p.Name, yesNo(p.Up),
+			p.RxPacketsRate, p.RxBitsRate/1e6, p.TxPacketsRate, p.TxBitsRate/1e6, p.RxMissed, p.RxErrors, p.TxErrors, p.TxDropped, nic)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "WORKER\tCPU\tPKT/S\tMBIT/S\tDROPS/S\tPACKETS\tDROPPED\tENTRIES\tCAPACITY\tFILL\t")

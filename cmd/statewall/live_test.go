@@ -63,7 +63,7 @@ func (f *fakeEngine) WorkerCounters(_ int, dst *metrics.Counters) {
 }
 
 func (f *fakeEngine) Ports() []metrics.PortInfo {
-	return []metrics.PortInfo{{Name: "net_ring0", Up: true, Stats: port.Stats{RxPackets: 1000, RxMissed: 2}}}
+	return []metrics.PortInfo{{Name: "net_ring0", Up: true, Stats: port.Stats{RxPackets: 1000, RxMissed: 2}, ChecksumOffloads: []string{"ipv4", "tcp"}}}
 }
 
 func (f *fakeEngine) WorkerCPU(i int) int { return i + 2 }
@@ -169,7 +169,7 @@ func TestRulesStatusReload(t *testing.T) {
 		t.Errorf("rules (exit %d, %s):\n%s", code, errs, out)
 	}
 	code, out, errs = runCLI("-S", path, "status", "-i", "10ms")
-	if code != 0 || !regexpMatch(`net_ring0\s+yes`, out) || !regexpMatch(`\n0\s+2\s+0\s+0\.0\s+0\s+1000\s+100\s+250\s+1000\s+25\.0%`, out) {
+	if code != 0 || !regexpMatch(`net_ring0\s+yes.*\s+ipv4,tcp\s`, out) || !regexpMatch(`\n0\s+2\s+0\s+0\.0\s+0\s+1000\s+100\s+250\s+1000\s+25\.0%`, out) {
 		t.Errorf("status (exit %d, %s):\n%s", code, errs, out)
 	}
 	if code, out, _ := runCLI("-S", path, "reload"); code != 0 || out != "reloaded: ruleset generation 7 in force\n" {

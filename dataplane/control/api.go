@@ -60,6 +60,8 @@ type PortStatus struct {
 	TxPacketsRate float64 `json:"tx_packets_per_sec"`
 	RxBitsRate    float64 `json:"rx_bits_per_sec"`
 	TxBitsRate    float64 `json:"tx_bits_per_sec"`
+	// ChecksumOffload names the checksums the NIC verifies on receipt.
+	ChecksumOffload []string `json:"checksum_offload,omitempty"`
 }
 
 // ReloadStatus are the reload counters.
@@ -214,7 +216,8 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range second.ports {
 		ps := PortStatus{Name: p.Name, Up: p.Up, RxPackets: p.Stats.RxPackets, TxPackets: p.Stats.TxPackets,
-			RxMissed: p.Stats.RxMissed, RxErrors: p.Stats.RxErrors, TxErrors: p.Stats.TxErrors, TxDropped: p.Stats.TxDropped}
+			RxMissed: p.Stats.RxMissed, RxErrors: p.Stats.RxErrors, TxErrors: p.Stats.TxErrors, TxDropped: p.Stats.TxDropped,
+			ChecksumOffload: p.ChecksumOffloads}
 		for _, q := range first.ports {
 			if q.Name != p.Name {
 				continue
