@@ -44,7 +44,7 @@ bench:
 # benchmarks (about 10% more packets per second, perf/RESULTS.md).
 # Regenerate it after changing the packet path, and check that the fast
 # path's calls are inlined (dataplane/pipeline's parseBurst and
-# decideBurst: `go build -gcflags=-m`).
+# decideBurst: `go build -gcflags=-m`; TestFastPathInlined checks it).
 pgo:
 	$(GO) test -run '^$$' -bench '^BenchmarkPipeline(UDP|6)?$$/./^cache=true$$' -benchtime 3s \
 		-cpuprofile cmd/statewalld/default.pgo ./perf/
