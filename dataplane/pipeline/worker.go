@@ -829,7 +829,7 @@ func (w *Worker) processUDP6(now uint32, b *Binding, rs *rules.Ruleset, i int, f
 //go:noinline
 func (w *Worker) general(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame, tracked bool) Verdict {
 	res := &w.results[i]
-	if r := packet.ParseWith(f.Data, packet.LinkEthernet, w.cfg.Parse, &w.parsed[i]); !tracked {
+	if r := packet.ParseWith(f.Data, packet.LinkEthernet, frameOptions(w.cfg.Parse, f), &w.parsed[i]); !tracked {
 		res.Reason = r
 	}
 	hash := w.est[i].Hash()
