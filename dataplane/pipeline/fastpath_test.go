@@ -111,14 +111,7 @@ func testFastAgrees(t *testing.T, name, rulesText string, frames [][]byte, verif
 		if _, unobserved := run(false, false); !reflect.DeepEqual(unobserved, fastCounters) {
 			t.Errorf("unobserved counters\n%+v\nobserved\n%+v", unobserved, fastCounters)
 		}
-		if len(fast) != len(general) {
-			t.Fatalf("%d vs %d outcomes", len(fast), len(general))
-		}
-		for i := range fast {
-			if fast[i] != general[i] {
-				t.Fatalf("packet %d: fast path %+v, general path %+v", i+1, fast[i], general[i])
-			}
-		}
+		sameOutcomes(t, "fast path", fast, "general path", general)
 	})
 }
 

@@ -87,14 +87,6 @@ func FuzzFastPathAgrees(f *testing.F) {
 			}
 			return rec.got
 		}
-		fast, general := run(false), run(true)
-		if len(fast) != len(general) {
-			t.Fatalf("%d vs %d outcomes", len(fast), len(general))
-		}
-		for i := range fast {
-			if fast[i] != general[i] {
-				t.Fatalf("packet %d: fast path %+v, general path %+v", i+1, fast[i], general[i])
-			}
-		}
+		sameOutcomes(t, "fast path", run(false), "general path", run(true))
 	})
 }

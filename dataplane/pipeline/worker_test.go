@@ -63,6 +63,20 @@ type record struct {
 
 type recorder struct{ got []record }
 
+// sameOutcomes fails t at the first packet whose outcome differs between
+// two runs of the same frames, a and b (named as the runs are).
+func sameOutcomes(t testing.TB, nameA string, a []record, nameB string, b []record) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%d vs %d outcomes", len(a), len(b))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("packet %d: %s %+v, %s %+v", i+1, nameA, a[i], nameB, b[i])
+		}
+	}
+}
+
 func (r *recorder) Observe(o *pipeline.Outcome) {
 	r.got = append(r.got, record{o.Verdict, o.Rule, o.State, o.Dir})
 }
@@ -261,15 +275,7 @@ name = "established"`, 1)
 		}
 		return rec.got
 	}
-	with, without := run(true), run(false)
-	if len(with) != len(without) {
-		t.Fatalf("%d vs %d outcomes", len(with), len(without))
-	}
-	for i := range with {
-		if with[i] != without[i] {
-			t.Fatalf("packet %d: with cache %+v, without %+v", i+1, with[i], without[i])
-		}
-	}
+	sameOutcomes(t, "with cache", run(true), "without", run(false))
 }
 
 // TestWorkerZeroAllocs checks that a burst of established traffic through
