@@ -43,7 +43,7 @@ func connRuleset(maxFlows, extra int) string {
 // the connection ruleset (extra rules ahead of the accepting one), over
 // IPv6 with v6, its table sized from max_flows (twice n), and a clock the
 // caller moves.
-func connWorker(tb testing.TB, n, extra int, v6 bool, clk *clock) (*pipeline.Worker, *conntrack.Tracker) {
+func connWorker(tb testing.TB, n, extra int, v6, checksum bool, clk *clock) (*pipeline.Worker, *conntrack.Tracker) {
 	tb.Helper()
 	c, err := config.Parse("connections.toml", []byte(connRuleset(2*n, extra)))
 	if err != nil {
@@ -58,7 +58,7 @@ func connWorker(tb testing.TB, n, extra int, v6 bool, clk *clock) (*pipeline.Wor
 		frames = traffic.IPv6(frames)
 	}
 	in := memport.New("in", frames, memport.Loop())
-	return pipeline.NewWorker(pipeline.Config{Burst: 32}, []pipeline.Binding{{In: in, Out: memport.New("out", nil)}},
+	return pipeline.NewWorker(pipeline.Config{Burst: 32, VerifyChecksums: checksum}, []pipeline.Binding{{In: in, Out: memport.New("out", nil)}},
 		tr, shared.Ruleset, clk, nil), tr
 }
 
@@ -74,7 +74,7 @@ func TestConnectionsOpenAndClose(t *testing.T) {
 func connectionsOpenAndClose(t *testing.T, v6 bool) {
 	const n = 4096
 	clk := &clock{ms: 1000}
-	w, tr := connWorker(t, n, 100, v6, clk)
+	w, tr := connWorker(t, n, 100, v6, false, clk)
 	frames := 0
 	for frames < 8*n {
 		frames += w.Poll()
@@ -101,20 +101,25 @@ func connectionsOpenAndClose(t *testing.T, v6 bool) {
 // ACK: 8 segments) through the worker, 32 connections overlapping,
 // each a new flow-table entry classified by the ruleset (with 0 or 1000
 // rules ahead of the accepting one) and, two minutes later on the
-// benchmark's clock, expired; over IPv4, and over IPv6 with 3 rules. One
+// benchmark's clock, expired; over IPv4, and over IPv6 with 3 rules, and
+// over IPv4 with transport checksums verified ([conntrack] checksum). One
 // op is one burst of 32 segments.
 func BenchmarkPipelineConnections(b *testing.B) {
 	for _, c := range []struct {
-		extra int
-		v6    bool
-	}{{0, false}, {1000, false}, {0, true}} {
+		extra    int
+		v6       bool
+		checksum bool
+	}{{0, false, false}, {1000, false, false}, {0, true, false}, {0, false, true}} {
 		name := fmt.Sprintf("rules=%d", c.extra+3)
 		if c.v6 {
 			name += "/ipv6"
 		}
+		if c.checksum {
+			name += "/checksum"
+		}
 		b.Run(name, func(b *testing.B) {
 			clk := &clock{ms: 1000}
-			w, _ := connWorker(b, connConns, c.extra, c.v6, clk)
+			w, _ := connWorker(b, connConns, c.extra, c.v6, c.checksum, clk)
 			for range 8 * connConns / 32 { // one cycle: the table at its steady size
 				w.Poll()
 				clk.ms += connTick

@@ -677,24 +677,32 @@ func frameOptions(opt packet.Options, f *port.Frame) packet.Options {
 
 // l4SumOK reports whether the TCP or UDP checksum of f, a frame the fast
 // path's parsers took (IPv6 ones with v6), is right: the NIC found it so,
-// or its sum says so. Never inlined: the parse loop calls it only when
-// checksums are verified, and stays the size at which the compiler
-// inlines its other calls.
+// or its sum says so, and then f says so too (port.VerifiedL4), so that
+// the general path, should the tracker hand the packet on, does not sum
+// it again. Never inlined: the parse loop calls it only when checksums
+// are verified, and stays the size at which the compiler inlines its
+// other calls.
 //
 //go:noinline
 func l4SumOK(f *port.Frame, v6 bool) bool {
+	ok := f.Verified&port.VerifiedL4 != 0
 	switch {
-	case f.Verified&port.VerifiedL4 != 0:
-		return true
+	case ok:
 	case v6:
-		return packet.L4ChecksumOK6(f.Data)
+		ok = packet.L4ChecksumOK6(f.Data)
+	default:
+		ok = packet.L4ChecksumOK4(f.Data)
 	}
-	return packet.L4ChecksumOK4(f.Data)
+	if ok {
+		f.Verified |= port.VerifiedL4
+	}
+	return ok
 }
 
-// l4Verified reports whether the NIC found p's TCP or UDP checksum
-// correct: f is the frame p was parsed from (not a datagram reassembled
-// from fragments, whose sum no NIC saw).
+// l4Verified reports whether p's TCP or UDP checksum is known to be
+// correct (the NIC's word, or the fast path's sum): f is the frame p was
+// parsed from (not a datagram reassembled from fragments, whose sum no
+// one saw).
 func (w *Worker) l4Verified(p *packet.Parsed, f *port.Frame) bool {
 	return f.Verified&port.VerifiedL4 != 0 && p != &w.reasm && !p.Fragment.Is &&
 		(p.Tuple.Proto == packet.ProtoTCP || p.Tuple.Proto == packet.ProtoUDP)

@@ -20,7 +20,8 @@ type Frame struct {
 	Timestamp int64
 	// Verified says which of the frame's checksums the NIC verified and
 	// found correct (DPDK RX checksum offload); the pipeline does not sum
-	// those again. 0 where the port cannot say: it verifies them itself.
+	// those again (and marks those it summed). 0 where the port cannot
+	// say: the pipeline verifies them itself.
 	Verified Verified
 }
 
