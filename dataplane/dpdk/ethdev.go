@@ -67,8 +67,11 @@ type PortConfig struct {
 }
 
 // rxChecksumOffloads are the receive checksum offloads ChecksumOffload
-// asks for.
-const rxChecksumOffloads = C.RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | C.RTE_ETH_RX_OFFLOAD_TCP_CKSUM | C.RTE_ETH_RX_OFFLOAD_UDP_CKSUM
+// asks for, with the names Port.ChecksumOffloads gives them.
+var rxChecksumOffloads = []struct {
+	bit  uint64
+	name string
+}{{C.RTE_ETH_RX_OFFLOAD_IPV4_CKSUM, "ipv4"}, {C.RTE_ETH_RX_OFFLOAD_TCP_CKSUM, "tcp"}, {C.RTE_ETH_RX_OFFLOAD_UDP_CKSUM, "udp"}}
 
 // DevInfo describes an ethdev.
 type DevInfo struct {
@@ -245,7 +248,9 @@ func (e *EAL) OpenPort(devargs string, cfg PortConfig) (*Port, error) {
 		p.rss, p.rssKey, p.rssHF = true, key, hf
 	}
 	if cfg.ChecksumOffload {
-		p.rxOff = p.info.RxOffloads & rxChecksumOffloads
+		for _, o := range rxChecksumOffloads {
+			p.rxOff |= p.info.RxOffloads & o.bit
+		}
 		cc.rx_offloads = C.uint64_t(p.rxOff)
 	}
 	socket := p.info.Socket
@@ -395,10 +400,7 @@ func (p *Port) RSS() bool { return p.rss }
 // verifies none or was not asked to.
 func (p *Port) ChecksumOffloads() []string {
 	var names []string
-	for _, o := range []struct {
-		bit  uint64
-		name string
-	}{{C.RTE_ETH_RX_OFFLOAD_IPV4_CKSUM, "ipv4"}, {C.RTE_ETH_RX_OFFLOAD_TCP_CKSUM, "tcp"}, {C.RTE_ETH_RX_OFFLOAD_UDP_CKSUM, "udp"}} {
+	for _, o := range rxChecksumOffloads {
 		if p.rxOff&o.bit != 0 {
 			names = append(names, o.name)
 		}
