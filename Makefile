@@ -12,10 +12,12 @@ COUNT       ?= 5
 
 all: build
 
+# statewalld links DPDK statically (deploy/build-statewalld.sh;
+# STATEWALL_DPDK_LINK=shared for DPDK's shared libraries).
 build:
 	mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/statewall ./cmd/statewall
-	$(GO) build -o $(BIN)/statewalld ./cmd/statewalld
+	deploy/build-statewalld.sh $(BIN)/statewalld
 
 # The whole suite: vet, unit and scenario tests, every fuzz target's seed
 # corpus, capture replays against Linux's answers, DPDK virtual-device runs
@@ -24,9 +26,8 @@ build:
 deps:
 	bash deploy/install-deps.sh
 
-test: deps
+test: deps build
 	$(GO) vet ./...
-	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/statewall
 	$(GO) test -count=1 -timeout 30m ./...
 	$(GO) test -count=1 -race -timeout 20m ./config/... ./alg/... ./dataplane/pipeline/...
 

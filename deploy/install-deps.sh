@@ -4,7 +4,9 @@
 # only reports what is missing: the tests that need those skip.
 set -euo pipefail
 
-pkgs=(dpdk dpdk-dev libdpdk-dev pkg-config nftables conntrack vsftpd lftp curl
+# libsystemd-dev and libdbus-1-dev: the static link of DPDK
+# (deploy/build-statewalld.sh) names their libraries.
+pkgs=(dpdk dpdk-dev libdpdk-dev libsystemd-dev libdbus-1-dev pkg-config nftables conntrack vsftpd lftp curl
 	iproute2 iputils-ping tcpdump python3 ethtool)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,15 +43,39 @@ func needDPDK(t *testing.T) {
 	t.Skipf("DPDK daemon test: %s", why)
 }
 
-// buildDaemon builds statewalld once per test binary.
+// daemonBuild is statewalld as it ships (deploy/build-statewalld.sh),
+// built for the first test that needs it and removed by TestMain.
+var daemonBuild struct {
+	once sync.Once
+	dir  string
+	bin  string
+	out  []byte
+	err  error
+}
+
+// buildDaemon builds statewalld once per test binary and returns its path.
 func buildDaemon(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "statewalld")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building statewalld: %v\n%s", err, out)
+	b := &daemonBuild
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "statewalld-test-"); b.err != nil {
+			return
+		}
+		b.bin = filepath.Join(b.dir, "statewalld")
+		b.out, b.err = exec.Command("bash", "../../deploy/build-statewalld.sh", b.bin).CombinedOutput()
+	})
+	if b.err != nil {
+		t.Fatalf("building statewalld: %v\n%s", b.err, b.out)
 	}
-	return bin
+	return b.bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if daemonBuild.dir != "" {
+		os.RemoveAll(daemonBuild.dir)
+	}
+	os.Exit(code)
 }
 
 const daemonRules = `

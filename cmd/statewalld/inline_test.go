@@ -10,13 +10,13 @@ import (
 // ourPrefix begins the symbols of this module's functions.
 const ourPrefix = "github.com/statewall/statewall/"
 
-// TestFastPathInlined reads the machine code of statewalld as `go build`
-// makes it (with default.pgo) for the inlining the fast path's speed
-// rests on. Profile-guided inlining follows the profile's call sites,
-// which a change of the packet path moves: a stale profile left
-// parseBurst calling the lookup's first step and the prefetcher for every
-// packet (5-7% more instructions; perf/RESULTS.md), and nothing else says
-// so. `make pgo` regenerates the profile.
+// TestFastPathInlined reads the machine code of statewalld as it ships
+// (deploy/build-statewalld.sh, with default.pgo) for the inlining the fast
+// path's speed rests on. Profile-guided inlining follows the profile's
+// call sites, which a change of the packet path moves: a stale profile
+// left parseBurst calling the lookup's first step and the prefetcher for
+// every packet (5-7% more instructions; perf/RESULTS.md), and nothing else
+// says so. `make pgo` regenerates the profile.
 func TestFastPathInlined(t *testing.T) {
 	needDPDK(t)
 	bin := buildDaemon(t)

@@ -19,8 +19,10 @@
 // through TestMain). Everything else (pools, ports, rings, memory) is an
 // object that can be created and released any number of times.
 //
-// The package needs cgo and libdpdk-dev (pkg-config libdpdk). Only the
-// daemon imports it; the rest of the module builds with CGO_ENABLED=0.
+// The package needs cgo and libdpdk-dev (pkg-config libdpdk): DPDK's
+// shared libraries by default, its static ones with the build tag
+// dpdk_static (link_static.go; deploy/build-statewalld.sh builds the
+// daemon so). Only the daemon imports it; the rest of the module builds with CGO_ENABLED=0.
 // Without cgo, or with the build tag nodpdk, only the pure-Go helpers
 // (DeviceMbufs) remain.
 //

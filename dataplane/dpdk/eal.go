@@ -3,7 +3,6 @@
 package dpdk
 
 /*
-#cgo pkg-config: libdpdk
 #cgo CFLAGS: -O3 -Wno-deprecated-declarations
 #include <stdlib.h>
 #include <rte_eal.h>

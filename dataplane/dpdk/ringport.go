@@ -3,7 +3,6 @@
 package dpdk
 
 /*
-#cgo LDFLAGS: -lrte_net_ring
 #include <stdlib.h>
 #include <rte_ring.h>
 #include "sw_dpdk.h"

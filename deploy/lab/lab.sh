@@ -182,7 +182,7 @@ bridge_statewall() {
 		ls "$ROOT"/cmd/statewalld/*.go >/dev/null 2>&1 || die "no ./cmd/statewalld yet: use --bridge linux"
 		command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 		bin=$STATE/statewalld
-		(cd "$ROOT" && go build -o "$bin" ./cmd/statewalld) || die "statewalld does not build: use --bridge linux"
+		"$ROOT/deploy/build-statewalld.sh" "$bin" || die "statewalld does not build: use --bridge linux"
 	fi
 	"$bin" help 2>&1 | grep -qw run || die "$bin has no 'run' command yet: use --bridge linux"
 	mkdir -p /run/statewall

@@ -106,7 +106,7 @@ func TestLab(t *testing.T) {
 	}
 	state := t.TempDir()
 	bin := filepath.Join(state, "statewalld")
-	if out, err := run(t, "go", "build", "-o", bin, filepath.Join(root, "cmd", "statewalld")); err != nil {
+	if out, err := run(t, "bash", filepath.Join(root, "deploy", "build-statewalld.sh"), bin); err != nil {
 		t.Fatalf("building statewalld: %v\n%s", err, out)
 	}
 	lab := filepath.Join(root, "deploy", "lab", "lab.sh")

@@ -340,7 +340,7 @@ run_statewall() {
 		return
 	fi
 	bin=$WORK/statewalld
-	(cd "$ROOT" && go build -o "$bin" ./cmd/statewalld) 2>"$WORK/statewalld-build.log" || {
+	"$ROOT/deploy/build-statewalld.sh" "$bin" 2>"$WORK/statewalld-build.log" || {
 		log "statewalld does not build yet; see $WORK/statewalld-build.log"
 		RATE=n/a
 		return
