@@ -716,8 +716,8 @@ func (w *Worker) l4Verified(p *packet.Parsed, f *port.Frame) bool {
 func (w *Worker) processTCP4(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
 	x := &w.est[i]
 	out := w.tracker.TrackEstablished4(now, &w.fast[i], f.Data, x)
-	if out == conntrack.FastCall {
-		out = w.tracker.TrackEstablishedCall4(now, &w.fast[i], f.Data, x, &w.results[i])
+	if out >= conntrack.FastCall {
+		out = w.tracker.TrackEstablishedCall4(now, &w.fast[i], f.Data, x, &w.results[i], out)
 	}
 	if out == conntrack.FastDeclined {
 		return w.general(now, b, rs, i, f, false)

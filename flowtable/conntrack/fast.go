@@ -90,6 +90,10 @@ const (
 	// FastCall: nothing changed, and what the packet needs takes a call
 	// (TrackEstablished4 makes none): TrackEstablishedCall4 takes it.
 	FastCall
+	// FastCallFound is FastCall for a packet whose connection
+	// TrackEstablished4 found (a handshake's segment, a FIN, SACK blocks):
+	// TrackEstablishedCall4 does not look it up again.
+	FastCallFound
 )
 
 // TrackEstablished4 finishes the lookup BeginTCP4 started for s, read
@@ -119,11 +123,11 @@ func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x 
 	dir := int(x.dir)
 	if hl := int(s.HeaderLen); hl > packet.TCPMinSize && e.Value.df[1-dir&1]&dfSACKPerm != 0 &&
 		!timestampOnly(frame[packet.TCP4Off+packet.TCPMinSize:packet.TCP4Off+hl]) {
-		return FastCall // SACK blocks, maybe
+		return FastCallFound // SACK blocks, maybe
 	}
 	timeout, ok := t.tcp.ackEstablished(&e.Value, e.Flags, dir, s.Flags, s.Seq, s.Ack, s.PayloadLen, s.Window, s.Ack)
 	if !ok {
-		return FastCall
+		return FastCallFound
 	}
 	t.now = now
 	ackAccepted(&e.Flags, &e.Expires, now, timeout, dir)
@@ -134,18 +138,23 @@ func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x 
 // connection up, scans the SACK blocks, and tracks a segment other than
 // an in-window plain ACK with Track's own code. It takes any segment
 // TrackEstablished4 may take (for which that returned FastCall, say), and
-// never returns FastCall.
+// never returns FastCall. out is what TrackEstablished4 returned for s
+// (FastCall where it did not run): with FastCallFound the connection is
+// x's already.
 //
 //go:noinline
-func (t *Tracker) TrackEstablishedCall4(now uint32, s *packet.TCP4, frame []byte, x *Established4, r *Result) FastOutcome {
-	if !tcpCheckFlags(s.Flags) {
-		return FastDeclined
+func (t *Tracker) TrackEstablishedCall4(now uint32, s *packet.TCP4, frame []byte, x *Established4, r *Result, out FastOutcome) FastOutcome {
+	if out != FastCallFound {
+		if !tcpCheckFlags(s.Flags) {
+			return FastDeclined
+		}
+		ref, e := t.t4.tb.FindHint(x.k, &x.hint)
+		if e == nil || !fastTakes(e.Expires, e.Flags, now) || !e.Value.takesSegment(s.Flags) {
+			return FastDeclined
+		}
+		x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
 	}
-	ref, e := t.t4.tb.FindHint(x.k, &x.hint)
-	if e == nil || !fastTakes(e.Expires, e.Flags, now) || !e.Value.takesSegment(s.Flags) {
-		return FastDeclined
-	}
-	x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
+	e := x.e
 	t.now = now
 	var opts []byte
 	if hl := int(s.HeaderLen); hl > packet.TCPMinSize {

@@ -31,8 +31,8 @@ func TestFastPathTakesEstablishedSegments(t *testing.T) {
 		}
 		tr.BeginTCP4(&s, &x)
 		out := tr.TrackEstablished4(now, &s, frame, &x)
-		if out == FastCall {
-			out = tr.TrackEstablishedCall4(now, &s, frame, &x, &r)
+		if out >= FastCall {
+			out = tr.TrackEstablishedCall4(now, &s, frame, &x, &r, out)
 		}
 		switch out {
 		case FastEstablished:

@@ -223,8 +223,8 @@ func FuzzFastTrack(f *testing.F) {
 				if i%2 == 0 {
 					out = fast.TrackEstablished4(now, &s, frame, &x)
 				}
-				if out == FastDeclined || out == FastCall {
-					out = fast.TrackEstablishedCall4(now, &s, frame, &x, &rf)
+				if out == FastDeclined || out >= FastCall {
+					out = fast.TrackEstablishedCall4(now, &s, frame, &x, &rf, max(out, FastCall))
 				}
 			case packet.ParseUDP4(frame, packet.Options{}, &u):
 				fast.BeginUDP4(&u, &x)
