@@ -26,4 +26,11 @@ shared) ;;
 	;;
 esac
 cd "$root"
-exec go build -tags "$tags" -o "$out" ./cmd/statewalld
+if ! go build -tags "$tags" -o "$out" ./cmd/statewalld; then
+	if [ "$tags" = dpdk_static ]; then
+		echo "build-statewalld.sh: the build failed; where the linker missed a library of DPDK's" \
+			"static link, deploy/install-deps.sh installs them (libdpdk-dev, libsystemd-dev, ...)," \
+			"and STATEWALL_DPDK_LINK=shared links DPDK's shared libraries instead" >&2
+	fi
+	exit 1
+fi
