@@ -66,10 +66,6 @@ func (t *Tracker) BeginUDP4(s *packet.UDP4, x *Established4) uintptr {
 // of the entry it most likely finds (0: none).
 func (t *Tracker) Candidate4(x *Established4) uintptr { return t.t4.tb.ReadBucket(&x.hint) }
 
-// PrefetchUseful reports whether prefetching pays (the tables are larger
-// than the caches); evaluate it once per burst.
-func (t *Tracker) PrefetchUseful() bool { return t.t4.tb.PrefetchUseful() || t.t6.tb.PrefetchUseful() }
-
 // FastOutcome is what the fast path's Track functions did with a packet.
 type FastOutcome uint8
 
