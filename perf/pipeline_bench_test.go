@@ -183,10 +183,11 @@ func BenchmarkPipelineUDP(b *testing.B) {
 }
 
 // benchPipeline runs the steady traffic of n flows that flows makes
-// (IPv6 ones with v6) through a worker, at 10k and 1M flows, with and
+// (IPv6 ones with v6) through a worker, at 300 (tables below the
+// prefetch threshold, in L1 and L2), 10k and 1M flows, with and
 // without the verdict cache.
 func benchPipeline(b *testing.B, v6 bool, flows func(n int) (setUp, steady [][]byte)) {
-	for _, n := range []int{10_000, 1_000_000} {
+	for _, n := range []int{300, 10_000, 1_000_000} {
 		for _, cache := range []bool{true, false} {
 			b.Run(fmt.Sprintf("flows=%d/cache=%v", n, cache), func(b *testing.B) {
 				shared, tr := newTracker(b, n, v6)
