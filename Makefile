@@ -35,9 +35,11 @@ test-short:
 	$(GO) test -short ./...
 
 # Benchmarks: medians over COUNT runs; figures go to perf/RESULTS.md with
-# the command that produced them.
+# the command that produced them. Built with statewalld's profile, as the
+# daemon is (without it the packet path inlines less: perf/RESULTS.md).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) \
+		-pgo=$(CURDIR)/cmd/statewalld/default.pgo \
 		./dataplane/... ./flowtable/... ./config/... ./alg/... ./perf/...
 
 # Profile-guided optimization: statewalld is built with
