@@ -22,7 +22,8 @@
 // The package needs cgo and libdpdk-dev (pkg-config libdpdk): DPDK's
 // shared libraries by default, its static ones with the build tag
 // dpdk_static (link_static.go; deploy/build-statewalld.sh builds the
-// daemon so). Only the daemon imports it; the rest of the module builds with CGO_ENABLED=0.
+// daemon so). Only the daemon imports it; the rest of the module builds
+// with CGO_ENABLED=0.
 // Without cgo, or with the build tag nodpdk, only the pure-Go helpers
 // (DeviceMbufs) remain.
 //

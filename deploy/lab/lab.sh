@@ -180,7 +180,6 @@ bridge_statewall() {
 	bin=${STATEWALLD:-}
 	if [ -z "$bin" ]; then
 		ls "$ROOT"/cmd/statewalld/*.go >/dev/null 2>&1 || die "no ./cmd/statewalld yet: use --bridge linux"
-		command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 		bin=$STATE/statewalld
 		"$ROOT/deploy/build-statewalld.sh" "$bin" || die "statewalld does not build: use --bridge linux"
 	fi

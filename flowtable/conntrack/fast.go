@@ -102,8 +102,8 @@ const (
 //
 // It calls nothing, so that it keeps its values in registers (a call
 // anywhere in it spills them all on every packet); what takes a call it
-// leaves unchanged and returns FastCall for: TrackEstablishedCall4 takes
-// the segment then.
+// leaves unchanged and returns FastCall (FastCallFound when it found the
+// connection) for: TrackEstablishedCall4 takes the segment then.
 func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x *Established4) FastOutcome {
 	if !tcpCheckFlags(s.Flags) {
 		return FastDeclined
@@ -134,9 +134,9 @@ func (t *Tracker) TrackEstablished4(now uint32, s *packet.TCP4, frame []byte, x 
 // connection up, scans the SACK blocks, and tracks a segment other than
 // an in-window plain ACK with Track's own code. It takes any segment
 // TrackEstablished4 may take (for which that returned FastCall, say), and
-// never returns FastCall. out is what TrackEstablished4 returned for s
-// (FastCall where it did not run): with FastCallFound the connection is
-// x's already.
+// never returns FastCall or FastCallFound. out is what TrackEstablished4
+// returned for s (FastCall where it did not run): with FastCallFound the
+// connection is x's already.
 //
 //go:noinline
 func (t *Tracker) TrackEstablishedCall4(now uint32, s *packet.TCP4, frame []byte, x *Established4, r *Result, out FastOutcome) FastOutcome {
