@@ -785,7 +785,10 @@ func (w *Worker) process6(now uint32, b *Binding, rs *rules.Ruleset, i int, f *p
 // processTCP6 is processTCP4 for frame i, which packet.ParseTCP6 read.
 func (w *Worker) processTCP6(now uint32, b *Binding, rs *rules.Ruleset, i int, f *port.Frame) Verdict {
 	x := &w.est6[i]
-	out := w.tracker.TrackEstablished6(now, &w.fast6[i], f.Data, x, &w.results[i])
+	out := w.tracker.TrackEstablished6(now, &w.fast6[i], f.Data, x)
+	if out >= conntrack.FastCall {
+		out = w.tracker.TrackEstablishedCall6(now, &w.fast6[i], f.Data, x, &w.results[i], out)
+	}
 	if out == conntrack.FastDeclined {
 		return w.general(now, b, rs, i, f, false)
 	}

@@ -84,7 +84,8 @@ const (
 	// FastInvalid: tracked, INVALID; the Result holds Track's.
 	FastInvalid
 	// FastCall: nothing changed, and what the packet needs takes a call
-	// (TrackEstablished4 makes none): TrackEstablishedCall4 takes it.
+	// (TrackEstablished4 makes none): TrackEstablishedCall4 takes it
+	// (TrackEstablishedCall6 what TrackEstablished6 leaves).
 	FastCall
 	// FastCallFound is FastCall for a packet whose connection
 	// TrackEstablished4 found (a handshake's segment, a FIN, SACK blocks):
@@ -150,21 +151,29 @@ func (t *Tracker) TrackEstablishedCall4(now uint32, s *packet.TCP4, frame []byte
 		}
 		x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
 	}
-	e := x.e
-	t.now = now
 	var opts []byte
 	if hl := int(s.HeaderLen); hl > packet.TCPMinSize {
 		opts = frame[packet.TCP4Off+packet.TCPMinSize : packet.TCP4Off+hl]
 	}
-	dir := int(x.dir)
-	if timeout, ok := t.tcp.ackEstablished(&e.Value, e.Flags, dir, s.Flags, s.Seq, s.Ack, s.PayloadLen, s.Window, sackOf(&e.Value, dir, opts, s.Ack)); ok {
-		ackAccepted(&e.Flags, &e.Expires, now, timeout, dir)
+	return trackFound(t, &t.t4, now, x.ref, x.e, x.dir, s.Flags, s.Seq, s.Ack, s.PayloadLen, s.Window, opts, r)
+}
+
+// trackFound is the Call forms' tracking of a segment (flags, seq, ack,
+// payload and window as on the wire, its TCP options opts) of the
+// connection they found, e at ref, in direction dir: ackEstablished's
+// way for an in-window plain ACK, Track's own code for the rest.
+func trackFound[K key](t *Tracker, f *famTable[K], now uint32, ref flowtable.Ref, e *flowtable.Entry[K, Conn], dir ctstate.Dir,
+	flags uint8, seq, ack uint32, payload, window uint16, opts []byte, r *Result) FastOutcome {
+	t.now = now
+	d := int(dir)
+	if timeout, ok := t.tcp.ackEstablished(&e.Value, e.Flags, d, flags, seq, ack, payload, window, sackOf(&e.Value, d, opts, ack)); ok {
+		ackAccepted(&e.Flags, &e.Expires, now, timeout, d)
 		return FastEstablished
 	}
 	var seg tcpSeg
-	fillSeg(&seg, s.Seq, s.Ack, s.Window, s.Flags, s.PayloadLen)
+	fillSeg(&seg, seq, ack, window, flags, payload)
 	seg.opts = opts
-	return t.t4.tcpFast(t, now, x.ref, e, x.dir, &seg, r)
+	return f.tcpFast(t, now, ref, e, dir, &seg, r)
 }
 
 // TrackEstablishedUDP4 is TrackEstablished4 for a datagram BeginUDP4

@@ -63,38 +63,65 @@ func (t *Tracker) Candidate6(x *Established6) (first, last uintptr) {
 }
 
 // TrackEstablished6 is TrackEstablished4 for a segment BeginTCP6 began,
-// read from frame.
-func (t *Tracker) TrackEstablished6(now uint32, s *packet.TCP6, frame []byte, x *Established6, r *Result) FastOutcome {
+// read from frame: it calls nothing, and leaves what takes a call to
+// TrackEstablishedCall6 (FastCall, FastCallFound).
+func (t *Tracker) TrackEstablished6(now uint32, s *packet.TCP6, frame []byte, x *Established6) FastOutcome {
 	if !tcpCheckFlags(s.Flags) {
 		return FastDeclined
 	}
 	// The candidate's key is compared here: == on a Key6 calls
-	// runtime.memequal (LookupHint's compare), Equal does not.
+	// runtime.memequal, Equal does not.
 	ref := t.t6.tb.Candidate(&x.hint)
-	if ref == 0 || !t.t6.tb.Entry(ref).Key.Equal(&x.k) {
-		if ref = t.t6.tb.LookupHint(x.k, &x.hint); ref == 0 {
-			return FastDeclined
-		}
+	if ref == 0 {
+		return FastCall // no candidate: a lookup finds the connection
 	}
 	e := t.t6.tb.Entry(ref)
+	if !e.Key.Equal(&x.k) {
+		return FastCall
+	}
 	if !fastTakes(e.Expires, e.Flags, now) || !e.Value.takesSegment(s.Flags) {
 		return FastDeclined
 	}
 	x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
+	dir := int(x.dir)
+	if hl := int(s.HeaderLen); hl > packet.TCPMinSize && e.Value.df[1-dir&1]&dfSACKPerm != 0 &&
+		!timestampOnly(frame[packet.L4Off6+packet.TCPMinSize:packet.L4Off6+hl]) {
+		return FastCallFound // SACK blocks, maybe
+	}
+	timeout, ok := t.tcp.ackEstablished(&e.Value, e.Flags, dir, s.Flags, s.Seq, s.Ack, s.PayloadLen, s.Window, s.Ack)
+	if !ok {
+		return FastCallFound
+	}
 	t.now = now
+	ackAccepted(&e.Flags, &e.Expires, now, timeout, dir)
+	return FastEstablished
+}
+
+// TrackEstablishedCall6 is TrackEstablishedCall4 for a segment
+// BeginTCP6 began: it takes any segment TrackEstablished6 may take, out
+// being what that returned (FastCall where it did not run).
+//
+//go:noinline
+func (t *Tracker) TrackEstablishedCall6(now uint32, s *packet.TCP6, frame []byte, x *Established6, r *Result, out FastOutcome) FastOutcome {
+	if out != FastCallFound {
+		if !tcpCheckFlags(s.Flags) {
+			return FastDeclined
+		}
+		ref := t.t6.tb.LookupHint(x.k, &x.hint)
+		if ref == 0 {
+			return FastDeclined
+		}
+		e := t.t6.tb.Entry(ref)
+		if !fastTakes(e.Expires, e.Flags, now) || !e.Value.takesSegment(s.Flags) {
+			return FastDeclined
+		}
+		x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
+	}
 	var opts []byte
 	if hl := int(s.HeaderLen); hl > packet.TCPMinSize {
 		opts = frame[packet.L4Off6+packet.TCPMinSize : packet.L4Off6+hl]
 	}
-	dir := int(x.dir)
-	if timeout, ok := t.tcp.ackEstablished(&e.Value, e.Flags, dir, s.Flags, s.Seq, s.Ack, s.PayloadLen, s.Window, sackOf(&e.Value, dir, opts, s.Ack)); ok {
-		ackAccepted(&e.Flags, &e.Expires, now, timeout, dir)
-		return FastEstablished
-	}
-	var seg tcpSeg
-	fillSeg(&seg, s.Seq, s.Ack, s.Window, s.Flags, s.PayloadLen)
-	seg.opts = opts
-	return t.t6.tcpFast(t, now, x.ref, e, x.dir, &seg, r)
+	return trackFound(t, &t.t6, now, x.ref, x.e, x.dir, s.Flags, s.Seq, s.Ack, s.PayloadLen, s.Window, opts, r)
 }
 
 // TrackEstablishedUDP6 is TrackEstablishedUDP4 for a datagram BeginUDP6
