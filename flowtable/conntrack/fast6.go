@@ -107,12 +107,8 @@ func (t *Tracker) TrackEstablishedCall6(now uint32, s *packet.TCP6, frame []byte
 		if !tcpCheckFlags(s.Flags) {
 			return FastDeclined
 		}
-		ref := t.t6.tb.LookupHint(x.k, &x.hint)
-		if ref == 0 {
-			return FastDeclined
-		}
-		e := t.t6.tb.Entry(ref)
-		if !fastTakes(e.Expires, e.Flags, now) || !e.Value.takesSegment(s.Flags) {
+		ref, e := t.t6.tb.FindHint(x.k, &x.hint)
+		if e == nil || !fastTakes(e.Expires, e.Flags, now) || !e.Value.takesSegment(s.Flags) {
 			return FastDeclined
 		}
 		x.ref, x.e, x.dir = ref, e, dirOf(x.srcIsB, e.Flags)
