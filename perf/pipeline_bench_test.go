@@ -182,6 +182,14 @@ func BenchmarkPipelineUDP(b *testing.B) {
 	})
 }
 
+// BenchmarkPipelineUDP6 is BenchmarkPipelineUDP over IPv6 (traffic.IPv6).
+func BenchmarkPipelineUDP6(b *testing.B) {
+	benchPipeline(b, true, func(n int) (setUp, steady [][]byte) {
+		f := traffic.IPv6(traffic.Exchanges(n))
+		return f, f
+	})
+}
+
 // benchPipeline runs the steady traffic of n flows that flows makes
 // (IPv6 ones with v6) through a worker, at 300 (tables below the
 // prefetch threshold, in L1 and L2), 10k and 1M flows, with and

@@ -34,6 +34,16 @@ func TestFastPathInlined(t *testing.T) {
 			"dataplane/pipeline.(*Worker).cached", "dataplane/pipeline.(*Worker).acceptedFast",
 		}},
 		{"flowtable/conntrack.(*Tracker).TrackEstablished4", nil}, // written to call nothing
+		{"dataplane/pipeline.(*Worker).parseFast6", []string{
+			"dataplane/packet.ParseTCP6", "dataplane/packet.ParseUDP6", "dataplane/packet.fastIPv6",
+			"flowtable/conntrack.(*Tracker).BeginTCP6", "flowtable/conntrack.(*Tracker).BeginUDP6",
+			"flowtable.HashKey6", "dataplane/pipeline.(*prefetcher).add",
+		}},
+		{"dataplane/pipeline.(*Worker).process6", []string{
+			"dataplane/pipeline.(*Worker).processTCP6", "dataplane/pipeline.(*Worker).processUDP6",
+			"dataplane/pipeline.(*Worker).cached", "dataplane/pipeline.(*Worker).acceptedFast",
+		}},
+		{"flowtable/conntrack.(*Tracker).TrackEstablished6", nil},
 	} {
 		calls := callees(t, bin, ourPrefix+c.fn)
 		for _, callee := range calls {
