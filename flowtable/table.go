@@ -105,22 +105,9 @@ func (bk *bucket) match(tag uint16) uint32 {
 		compress(zeroLanes(bk.meta[2]^b)&0x8000_8000)<<8
 }
 
-// first returns the lowest slot whose tag is tag, or -1: match's lowest
-// bit, word by word, so that the common lookup (its key in one of the
-// first four slots) reads one word and skips match's gathering.
-func (bk *bucket) first(tag uint16) int {
-	b := uint64(tag) * lanes16
-	if m := zeroLanes(bk.meta[0] ^ b); m != 0 {
-		return bits.TrailingZeros64(m) >> 4
-	}
-	if m := zeroLanes(bk.meta[1] ^ b); m != 0 {
-		return 4 + bits.TrailingZeros64(m)>>4
-	}
-	if m := zeroLanes(bk.meta[2]^b) & 0x8000_8000; m != 0 { // lanes 8 and 9
-		return 8 + bits.TrailingZeros64(m)>>4
-	}
-	return -1
-}
+// slotLanes are the high bits of each word's slot lanes (lanes 0-9, not
+// lane 10's overflow count or the unused lane 11).
+var slotLanes = [3]uint64{high1, high1, 0x8000_8000}
 
 func (bk *bucket) setTag(i int, tag uint16) {
 	sh := 16 * uint(i&3)
@@ -163,12 +150,10 @@ type Stats struct {
 // Table is one core's connection table. See the package comment for the
 // layout; all methods must be called from the owning goroutine.
 type Table[K Hashable, V any] struct {
-	buckets  unsafe.Pointer // nb buckets
-	entries  unsafe.Pointer // capacity entries of stride bytes
-	live     []uint64       // one bit per entry
+	index
+	live     []uint64 // one bit per entry
 	nb       uint64
 	seed     uint64
-	stride   uintptr
 	capacity uint32
 	hwm      uint32 // entries [0,hwm) have been handed out at least once
 	free     Ref    // head of the free list (threaded through free entries)
@@ -181,6 +166,18 @@ type Table[K Hashable, V any] struct {
 	// array would be cleared on every call).
 	sweepRefs   [64]Ref
 	sweepHashes [64]uint64
+}
+
+// index is where a table's buckets and entries lie, the part of it that
+// depends on neither its key nor its value type. Its methods are not
+// generic: a generic method is called through a wrapper for its type
+// arguments, which costs the inliner's budget as much as the method, and
+// ReadBucket, on the pipeline's path for every packet, fits the budget
+// only without it.
+type index struct {
+	buckets unsafe.Pointer // nb buckets
+	entries unsafe.Pointer // capacity entries of stride bytes
+	stride  uintptr
 }
 
 // layout computes a table's geometry for a capacity.
@@ -281,12 +278,10 @@ func New[K Hashable, V any](cfg Config) (*Table[K, V], error) {
 	}
 	base := unsafe.Pointer(unsafe.SliceData(mem))
 	t := &Table[K, V]{
-		buckets:  base,
-		entries:  unsafe.Add(base, l.entriesOff),
+		index:    index{buckets: base, entries: unsafe.Add(base, l.entriesOff), stride: l.stride},
 		live:     unsafe.Slice((*uint64)(unsafe.Add(base, l.liveOff)), (capacity+63)/64),
 		nb:       l.nb,
 		seed:     seed,
-		stride:   l.stride,
 		capacity: uint32(capacity),
 		mem:      mem,
 		size:     l.size,
@@ -461,15 +456,22 @@ func (t *Table[K, V]) BucketAddr(h *Hint) uintptr {
 }
 
 // ReadBucket reads h's home bucket and returns the address of the entry
-// its first slot with h's tag names, or 0.
-func (t *Table[K, V]) ReadBucket(h *Hint) uintptr {
-	bk := t.bucket(h.bucket)
-	i := bk.first(h.tag)
-	if i < 0 {
-		return 0
+// its lowest slot with h's tag names, or 0. It reads the bucket word by
+// word, so that the common lookup (its key in one of the first four
+// slots) reads one, and finds a word's lowest zero lane as
+// (x - 1s) &^ x does: exact for the lowest one, which is all it takes
+// (match needs every one, and zeroLanes). It is small enough for the
+// compiler to inline anywhere (the pipeline calls it for every packet).
+func (ix *index) ReadBucket(h *Hint) uintptr {
+	bk := (*bucket)(unsafe.Add(ix.buckets, uintptr(h.bucket)*bucketSize))
+	for w, lanes := range slotLanes {
+		x := bk.meta[w] ^ uint64(h.tag)*lanes16
+		if m := (x - lanes16) &^ x & lanes; m != 0 {
+			h.cand = Ref(bk.refs[w<<2|bits.TrailingZeros64(m)>>4])
+			return uintptr(ix.entries) + uintptr(h.cand-1)*ix.stride
+		}
 	}
-	h.cand = Ref(bk.refs[i])
-	return uintptr(t.entries) + uintptr(h.cand-1)*t.stride
+	return 0
 }
 
 // LookupHint is Lookup for a key whose lookup h began (the table may have

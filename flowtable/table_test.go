@@ -710,12 +710,17 @@ func TestSeedSpreadsCraftedCollisions(t *testing.T) {
 
 func (bk *bucket) tag(i int) uint16 { return uint16(bk.meta[i>>2] >> (16 * uint(i&3))) }
 
-// TestBucketMatch checks the SWAR tag match (match, first) against a plain
-// loop.
+// TestBucketMatch checks the SWAR tag match (match, ReadBucket) against a
+// plain loop.
 func TestBucketMatch(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
+	var entries [SlotsPerBucket]byte
 	for range 100000 {
 		var bk bucket
+		for i := range bk.refs {
+			bk.refs[i] = uint32(i) + 1 // slot i names entry i+1
+		}
+		ix := index{buckets: unsafe.Pointer(&bk), entries: unsafe.Pointer(&entries), stride: 1}
 		tags := make([]uint16, SlotsPerBucket)
 		for i := range tags {
 			switch rng.IntN(4) {
@@ -745,12 +750,18 @@ func TestBucketMatch(t *testing.T) {
 			if got := bk.match(q); got != want {
 				t.Fatalf("tags %x: match(%x) = %b, want %b", tags, q, got, want)
 			}
-			wantFirst := -1
-			if want != 0 {
-				wantFirst = bits.TrailingZeros32(want)
+			if q == 0 {
+				continue // a hint's tag is never 0
 			}
-			if got := bk.first(q); got != wantFirst {
-				t.Fatalf("tags %x: first(%x) = %d, want %d", tags, q, got, wantFirst)
+			// ReadBucket's candidate: the lowest slot with the tag.
+			var wantCand Ref
+			if want != 0 {
+				wantCand = Ref(bits.TrailingZeros32(want)) + 1
+			}
+			h := Hint{bucket: 0, tag: q}
+			addr := ix.ReadBucket(&h)
+			if h.cand != wantCand || (addr != 0) != (wantCand != 0) {
+				t.Fatalf("tags %x: ReadBucket(%x) found slot %d (%#x), want %d", tags, q, int(h.cand)-1, addr, int(wantCand)-1)
 			}
 		}
 		for i, tg := range tags {

@@ -29,6 +29,10 @@ func TestFastPathInlined(t *testing.T) {
 			"flowtable/conntrack.(*Tracker).BeginTCP4", "flowtable/conntrack.(*Tracker).BeginUDP4",
 			"dataplane/pipeline.(*prefetcher).add", "dataplane/pipeline.frameOptions",
 		}},
+		{"dataplane/pipeline.(*Worker).prefetchEntries", []string{
+			"flowtable/conntrack.(*Tracker).Candidate4", "flowtable/conntrack.(*Tracker).Candidate6",
+			"flowtable.(*index).ReadBucket",
+		}},
 		{"dataplane/pipeline.(*Worker).decideBurst", []string{
 			"dataplane/pipeline.(*Worker).processTCP4", "dataplane/pipeline.(*Worker).processUDP4",
 			"dataplane/pipeline.(*Worker).cached", "dataplane/pipeline.(*Worker).acceptedFast",
