@@ -463,6 +463,8 @@ func (t *Table[K, V]) BucketAddr(h *Hint) uintptr {
 // (match needs every one, and zeroLanes). It is small enough for the
 // compiler to inline anywhere (the pipeline calls it for every packet).
 func (ix *index) ReadBucket(h *Hint) uintptr {
+	// Table.bucket written out: index cannot call the generic method, and
+	// a method of its own put ReadBucket over the budget (81).
 	bk := (*bucket)(unsafe.Add(ix.buckets, uintptr(h.bucket)*bucketSize))
 	for w, lanes := range slotLanes {
 		x := bk.meta[w] ^ uint64(h.tag)*lanes16
